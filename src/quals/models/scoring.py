@@ -1,0 +1,129 @@
+"""Batched teacher-forced log-probs of token sequences given contexts.
+
+Each context (or window of it) is encoded once per batch and its state is shared by all of its
+sequences: the encoder output for seq2seq, the prompt's KV cache for decoder-only models.
+Sequences are right-padded to the longest in their batch, and batches are formed from similar
+prompt lengths to keep padding small.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+from quals.models.backbone import Backbone
+from quals.models.windows import split_windows
+from quals.types import ContextScores, WindowedLogprobs
+
+_LOGSOFTMAX_ROWS = 8  # rows per float32 log-softmax chunk: bounds memory at rows*len*vocab*4 bytes
+
+
+@dataclass
+class _Job:
+    context: int
+    window: int
+    prompt: list[int]
+    sequence_indices: list[int]
+
+
+def _plan_jobs(backbone: Backbone, contexts: Sequence[list[int]], sequences: Sequence[Sequence[Sequence[int]]],
+               window_tokens: int, overlap: int, batch_size: int) -> tuple[list[_Job], list[list[tuple[int, int]]]]:
+    jobs: list[_Job] = []
+    spans: list[list[tuple[int, int]]] = []
+    for c, (context, seqs) in enumerate(zip(contexts, sequences)):
+        windows = split_windows(len(context), window_tokens, min(overlap, window_tokens - 1))
+        spans.append(windows)
+        for w, (start, end) in enumerate(windows):
+            prompt = backbone.prompt_ids(context[start:end])
+            for first in range(0, len(seqs), batch_size):
+                jobs.append(_Job(c, w, prompt, list(range(first, min(first + batch_size, len(seqs))))))
+    return jobs, spans
+
+
+def _batches(jobs: list[_Job], batch_size: int) -> list[list[_Job]]:
+    ordered = sorted(jobs, key=lambda job: len(job.prompt))
+    batches: list[list[_Job]] = []
+    current: list[_Job] = []
+    rows = 0
+    for job in ordered:
+        if current and rows + len(job.sequence_indices) > batch_size:
+            batches.append(current)
+            current, rows = [], 0
+        current.append(job)
+        rows += len(job.sequence_indices)
+    if current:
+        batches.append(current)
+    return batches
+
+
+def _score_batch(backbone: Backbone, batch: list[_Job], sequences) -> list[list[float]]:
+    seqs = [list(sequences[job.context][i]) for job in batch for i in job.sequence_indices]
+    owner = [j for j, job in enumerate(batch) for _ in job.sequence_indices]
+    state = backbone.prefill([job.prompt for job in batch])
+    state.select(torch.tensor(owner, device=backbone.device))
+    width = max(len(s) for s in seqs)
+    tokens = torch.full((len(seqs), width), backbone.pad_token_id, dtype=torch.long, device=backbone.device)
+    for row, seq in enumerate(seqs):
+        tokens[row, :len(seq)] = torch.tensor(seq)
+    logprobs = torch.zeros((len(seqs), width), device=backbone.device)
+    logprobs[:, 0] = state.next_logprobs.gather(1, tokens[:, :1]).squeeze(1)
+    if width > 1:
+        logits = backbone.extend(state, tokens[:, :-1])
+        for start in range(0, len(seqs), _LOGSOFTMAX_ROWS):
+            chunk = logits[start:start + _LOGSOFTMAX_ROWS].float().log_softmax(-1)
+            targets = tokens[start:start + _LOGSOFTMAX_ROWS, 1:, None]
+            logprobs[start:start + _LOGSOFTMAX_ROWS, 1:] = chunk.gather(2, targets).squeeze(-1)
+    values = logprobs.cpu().tolist()
+    return [values[row][:len(seq)] for row, seq in enumerate(seqs)]
+
+
+def score_sequences(
+    backbone: Backbone,
+    contexts: Sequence[list[int]],
+    sequences: Sequence[Sequence[Sequence[int]]],
+    *,
+    window_tokens: int,
+    window_overlap: int = 128,
+    batch_size: int = 64,
+    progress=None,
+) -> list[ContextScores]:
+    """Per-token log-probs of every sequence under every window of its context.
+
+    Args:
+        backbone: the model.
+        contexts: tokenized contexts (no special tokens; :meth:`Backbone.prompt_ids` wraps them).
+        sequences: for each context, the token-id sequences to score (EOS included if wanted).
+        window_tokens: most context tokens per window.
+        window_overlap: tokens shared by consecutive windows.
+        batch_size: most sequences per forward pass.
+        progress: optional callable taking the number of finished batches (for progress bars).
+
+    Returns:
+        One :class:`ContextScores` per context, sequences in the given order.
+    """
+    if len(contexts) != len(sequences):
+        raise ValueError(f"{len(contexts)} contexts but {len(sequences)} sequence lists")
+    for c, seqs in enumerate(sequences):
+        for s, seq in enumerate(seqs):
+            if len(seq) == 0:
+                raise ValueError(f"sequence {s} of context {c} is empty")
+    jobs, spans = _plan_jobs(backbone, contexts, sequences, window_tokens, window_overlap, max(1, batch_size))
+    results: list[list[list[tuple[float, ...] | None]]] = [
+        [[None] * len(spans[c]) for _ in sequences[c]] for c in range(len(contexts))
+    ]
+    for batch in _batches(jobs, max(1, batch_size)):
+        values = iter(_score_batch(backbone, batch, sequences))
+        for job in batch:
+            for i in job.sequence_indices:
+                results[job.context][i][job.window] = tuple(next(values))
+        if progress is not None:
+            progress(1)
+    return [
+        ContextScores(
+            windows=tuple(spans[c]),
+            sequences=tuple(WindowedLogprobs(by_window=tuple(per_window)) for per_window in results[c]),
+        )
+        for c in range(len(contexts))
+    ]
