@@ -15,6 +15,10 @@ except PackageNotFoundError:  # running from a source tree without installation
 
 _EXPORTS = {
     "QAGen": "quals.qagen",
+    "QUALS": "quals.metrics.quals",
+    "QualsConfig": "quals.metrics.quals",
+    "QualsResult": "quals.metrics.results",
+    "score": "quals.metrics.quals",
     "GenerationConfig": "quals.generation.config",
     "QAFormat": "quals.models.formats",
     "DEFAULT_MODEL": "quals.models.packaged",

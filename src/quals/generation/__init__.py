@@ -1,6 +1,14 @@
-"""QA-pair generation: diverse beam search and its settings."""
+"""QA-pair generation: diverse beam search and its settings (torch loads on first use)."""
 
 from quals.generation.config import GenerationConfig
-from quals.generation.diverse_beam import TokenConstraint, diverse_beam_search
+
+
+def __getattr__(name: str):
+    if name in ("TokenConstraint", "diverse_beam_search"):
+        from quals.generation import diverse_beam
+
+        return getattr(diverse_beam, name)
+    raise AttributeError(name)
+
 
 __all__ = ["GenerationConfig", "TokenConstraint", "diverse_beam_search"]

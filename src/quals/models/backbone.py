@@ -98,6 +98,9 @@ class Backbone:
         self.eos_token_id = self._eos_token_id()
         self.pad_token_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else self.eos_token_id
         self._special_prefix, self._special_suffix = _special_wrapping(tokenizer)
+        self._structural_ids = {self.eos_token_id, self.pad_token_id} | {
+            t for t in (tokenizer.bos_token_id, model.config.decoder_start_token_id
+                        if model.config.is_encoder_decoder else None) if t is not None}
         if self.family == "causal":
             self._prompt_prefix = self.tokenize(qa_format.prompt_prefix)
             bos = self._special_prefix
@@ -127,8 +130,10 @@ class Backbone:
         return self.tokenize(self.qa_format.qa_text(question, answer)) + [self.eos_token_id]
 
     def decode(self, token_ids) -> str:
-        ids = [t for t in token_ids if t != self.eos_token_id]
-        return self.tokenizer.decode(ids, skip_special_tokens=True)
+        """Text of generated tokens without BOS/EOS/padding. Other special tokens stay: a
+        seq2seq QAGen's separator is often an added special token such as ``<sep>``."""
+        ids = [t for t in token_ids if t not in self._structural_ids]
+        return self.tokenizer.decode(ids, skip_special_tokens=False)
 
     @property
     def context_overhead(self) -> int:

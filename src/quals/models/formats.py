@@ -3,10 +3,12 @@
 Seq2seq (the paper): the context is the encoder input, the target is
 ``question <SEP> answer <EOS>`` with a separator that never occurs in normal text.
 
-Decoder-only: the context is wrapped in a prompt and the QA pair is the continuation
-``Question: {question}\\nAnswer: {answer}<EOS>``. The prompt is split into a prefix and a
-suffix tokenized apart from the context, so a long context can be cut into token windows
-without re-tokenizing the template.
+Decoder-only: the context is wrapped in a prompt that ends with ``Question:`` and the QA pair is
+the continuation `` {question}\\nAnswer: {answer}<EOS>``. Ending the prompt with the cue keeps
+even an untuned chat model in the format, and the scored tokens are then exactly the paper's
+``question, SEP, answer, EOS`` with ``\\nAnswer:`` as SEP. The prompt is split into a prefix and
+a suffix tokenized apart from the context, so a long context can be cut into token windows without
+re-tokenizing the template.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ class QAFormat:
 
     def parse(self, text: str) -> tuple[str, str] | None:
         """Split generated text (EOS removed) into (question, answer); None if malformed."""
-        if self.question_prefix:
+        if self.question_prefix.strip():
             stripped = text.lstrip()
             if not stripped.startswith(self.question_prefix.strip()):
                 return None
@@ -84,14 +86,14 @@ def causal_format(tokenizer: Any = None, instruction: str = DEFAULT_INSTRUCTION)
             return QAFormat(
                 family="causal",
                 separator="\nAnswer: ",
-                question_prefix="Question: ",
+                question_prefix=" ",
                 prompt_prefix=prefix,
-                prompt_suffix=suffix,
+                prompt_suffix=suffix + "Question:",
             )
     return QAFormat(
         family="causal",
         separator="\nAnswer: ",
-        question_prefix="Question: ",
+        question_prefix=" ",
         prompt_prefix=user,
-        prompt_suffix="\n\n",
+        prompt_suffix="\n\nQuestion:",
     )

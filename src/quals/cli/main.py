@@ -1,0 +1,46 @@
+"""``quals`` command line: one subcommand per module, each imported only when run.
+
+``main(argv) -> int`` runs in-process (tests call it); ``--help`` never imports torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from quals.cli import explain as explain_cmd
+from quals.cli import score as score_cmd
+
+COMMANDS = {"score": score_cmd, "explain": explain_cmd}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from quals import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="quals", description="QA-based factual consistency of summaries (QUALS, Nan et al. 2021)."
+    )
+    parser.add_argument("--version", action="version", version=f"quals {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="Log progress details to stderr.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, module in COMMANDS.items():
+        module.register(sub.add_parser(name, help=module.HELP, description=module.HELP))
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    try:
+        return COMMANDS[args.command].run(args)
+    except (ValueError, FileNotFoundError, FileExistsError, TypeError) as err:
+        print(f"quals {args.command}: error: {err}", file=sys.stderr)
+        return 2
+
+
+def entry() -> None:
+    sys.exit(main())

@@ -1,0 +1,53 @@
+"""``quals score INPUT -o OUTPUT.jsonl``: score a corpus, resumably."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from quals.cli.common import add_model_flags, add_quals_flags, build_quals
+
+HELP = "Score (document, summary) rows of a JSONL/CSV/Parquet file with QUALS."
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("input", type=Path, help="JSONL, CSV or Parquet file (.gz JSONL too).")
+    parser.add_argument("-o", "--output", type=Path, required=True,
+                        help="JSONL output, one line per input row; re-running resumes it.")
+    parser.add_argument("--input-format", choices=("jsonl", "csv", "parquet"), default=None,
+                        help="Input format (default: from the file name).")
+    parser.add_argument("--document-field", default="document", help="Field with the document (default: document).")
+    parser.add_argument("--summary-field", default="summary", help="Field with the summary (default: summary).")
+    parser.add_argument("--id-field", default="id", help="Optional field with a row id (default: id).")
+    parser.add_argument("--details", action=argparse.BooleanOptionalAction, default=True,
+                        help="Write kept QA pairs with per-token log-probs (default: on).")
+    parser.add_argument("--chunk-size", type=int, default=16, help="Rows per scoring call and resume unit.")
+    parser.add_argument("--max-document-tokens", type=int, default=20_000,
+                        help="Longer documents get an error record (default: 20000).")
+    parser.add_argument("--overwrite", action="store_true", help="Replace an existing output instead of resuming.")
+    parser.add_argument("--summary-json", type=Path, default=None, help="Also write the corpus summary here.")
+    parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True,
+                        help="Progress bar on stderr (default: on).")
+    add_model_flags(parser)
+    add_quals_flags(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    from quals.batch import RunConfig, score_file
+    from quals.data import FieldMap
+
+    config = RunConfig(chunk_size=args.chunk_size, details=args.details,
+                       max_document_tokens=args.max_document_tokens, overwrite=args.overwrite)
+    fields = FieldMap(document=args.document_field, summary=args.summary_field, id=args.id_field or None)
+    scorer = build_quals(args, show_progress=False)
+    summary = score_file(scorer, args.input, args.output, fields=fields, input_format=args.input_format,
+                         config=config, show_progress=args.progress)
+    report = {"output": str(args.output), **summary.to_dict(), "signature": scorer.signature}
+    if args.summary_json:
+        args.summary_json.write_text(json.dumps(report, indent=2) + "\n")
+    mean = "n/a" if summary.mean is None else f"{summary.mean:.4f}"
+    print(f"QUALS mean {mean} over {summary.n_scored} scored rows; {summary.n_null} without a kept QA pair; "
+          f"{summary.n_errors} errors -> {args.output}", file=sys.stderr)
+    return 1 if summary.n_errors else 0

@@ -1,0 +1,115 @@
+"""Read (document, summary) rows from JSONL, CSV or Parquet, with named fields.
+
+A bad row never stops the reader: it comes back as a :class:`Row` with ``error`` set (row number
+and reason), so the caller can report it and go on with the others.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+FORMATS = ("jsonl", "csv", "parquet")
+
+
+@dataclass(frozen=True)
+class FieldMap:
+    """Which input fields hold the document, the summary and (optionally) the id."""
+
+    document: str = field(default="document", metadata={"help": "Field with the source document."})
+    summary: str = field(default="summary", metadata={"help": "Field with the summary to check."})
+    id: str | None = field(default="id", metadata={"help": "Optional field with a row id."})
+
+
+@dataclass(frozen=True)
+class Row:
+    """One input row; ``index`` counts data rows from 0 in file order."""
+
+    index: int
+    id: str | None
+    document: str | None
+    summary: str | None
+    error: str | None = None
+
+
+def detect_format(path: Path, explicit: str | None = None) -> str:
+    if explicit:
+        if explicit not in FORMATS:
+            raise ValueError(f"input format must be one of {FORMATS}, got {explicit!r}")
+        return explicit
+    suffixes = [s.lower() for s in path.suffixes]
+    for fmt, names in (("jsonl", (".jsonl", ".json", ".ndjson")), ("csv", (".csv",)), ("parquet", (".parquet",))):
+        if any(s in names for s in suffixes):
+            return fmt
+    raise ValueError(f"cannot tell the format of {path} from its name; pass --input-format {'|'.join(FORMATS)}")
+
+
+def _raw_records(path: Path, fmt: str) -> Iterator[tuple[dict | None, str | None]]:
+    if fmt == "jsonl":
+        opener = _open_text(path)
+        with opener as handle:
+            for number, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    value = json.loads(line)
+                except json.JSONDecodeError as err:
+                    yield None, f"line {number}: malformed JSON ({err.msg} at column {err.colno})"
+                    continue
+                if not isinstance(value, dict):
+                    yield None, f"line {number}: expected a JSON object, got {type(value).__name__}"
+                    continue
+                yield value, None
+    elif fmt == "csv":
+        with _open_text(path) as handle:
+            for record in csv.DictReader(handle):
+                yield dict(record), None
+    else:
+        import pyarrow.parquet as pq
+
+        table = pq.read_table(path)
+        for batch in table.to_batches():
+            for record in batch.to_pylist():
+                yield record, None
+
+
+def _open_text(path: Path):
+    if path.suffix == ".gz":
+        import gzip
+
+        return gzip.open(path, "rt", encoding="utf-8", newline="")
+    return open(path, encoding="utf-8", newline="")
+
+
+def read_rows(path: str | Path, fields: FieldMap = FieldMap(), fmt: str | None = None) -> Iterator[Row]:
+    """Yield every row of ``path``; rows that cannot be used carry an ``error``."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"input file {path} does not exist")
+    for index, (record, problem) in enumerate(_raw_records(path, detect_format(path, fmt))):
+        if problem is not None:
+            yield Row(index, None, None, None, problem)
+            continue
+        row_id = record.get(fields.id) if fields.id else None
+        row_id = None if row_id is None else str(row_id)
+        missing = [name for name in (fields.document, fields.summary) if name not in record]
+        if missing:
+            present = ", ".join(sorted(map(str, record))) or "none"
+            yield Row(index, row_id, None, None, f"missing field(s) {missing}; fields present: {present}")
+            continue
+        document, summary = record[fields.document], record[fields.summary]
+        wrong = [name for name, value in ((fields.document, document), (fields.summary, summary))
+                 if not isinstance(value, str)]
+        if wrong:
+            yield Row(index, row_id, None, None, f"field(s) {wrong} must be text")
+            continue
+        if not summary.strip():
+            yield Row(index, row_id, document, summary, "empty summary")
+            continue
+        if not document.strip():
+            yield Row(index, row_id, document, summary, "empty document")
+            continue
+        yield Row(index, row_id, document, summary)

@@ -1,0 +1,62 @@
+"""Which generated QA pairs QUALS keeps: the authors' filtering, step by step (DESIGN.md §2).
+
+1. drop malformed pairs (no separator, empty question or answer, unfinished);
+2. keep a pair only if ``answer.lower()`` is a substring of ``summary.lower()``;
+3. sort by summed generation score, best first (stable: earlier hypotheses win ties);
+4. group by ``answer.lower()`` in first-seen order;
+5. round-robin over the groups, one next-best question per group per round, skipping exact
+   (answer, question) duplicates (lowercased). The cap is checked only at the start of a round,
+   so the first round keeps one pair per distinct answer even beyond the cap (official quirk).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A generated QA pair as the filter sees it."""
+
+    question: str | None
+    answer: str | None
+    score: float
+
+
+def select_pairs(candidates: Sequence[Candidate], summary: str, max_pairs: int = 10) -> list[int]:
+    """Indices of the kept candidates, in the order QUALS reports them."""
+    if max_pairs < 1:
+        raise ValueError(f"max_pairs must be >= 1, got {max_pairs}")
+    lowered = summary.lower()
+    eligible = [
+        i for i, c in enumerate(candidates)
+        if c.question is not None and c.answer is not None and c.answer.strip()
+        and c.answer.lower() in lowered
+    ]
+    eligible.sort(key=lambda i: -candidates[i].score)
+    groups: dict[str, list[int]] = {}
+    for i in eligible:
+        groups.setdefault(candidates[i].answer.lower(), []).append(i)
+    queues = [list(members) for members in groups.values()]
+    kept: list[int] = []
+    seen: set[tuple[str, str]] = set()
+    while any(queues) and len(kept) < max_pairs:
+        for queue in queues:
+            while queue:
+                i = queue.pop(0)
+                key = (candidates[i].answer.lower(), candidates[i].question.lower())
+                if key not in seen:
+                    seen.add(key)
+                    kept.append(i)
+                    break
+    return kept
+
+
+def answer_span(answer: str, summary: str) -> tuple[int, int]:
+    """Character span of the first case-insensitive occurrence of ``answer`` in ``summary``."""
+    found = re.search(re.escape(answer), summary, flags=re.IGNORECASE)
+    if found is None:
+        raise ValueError(f"answer {answer!r} does not occur in the summary")
+    return found.start(), found.end()

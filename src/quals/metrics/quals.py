@@ -1,0 +1,236 @@
+"""QUALS (Nan et al., ACL-IJCNLP 2021, "Improving Factual Consistency of Abstractive
+Summarization via Question Answering").
+
+Replicated: QA pairs generated from the summary by diverse beam search (60 groups of width 1,
+lambda 0.5, min 8, max 60 tokens), the authors' filter (see :mod:`quals.metrics.filtering`), and
+QUALS = mean over kept pairs of (mean token log-prob given the document - mean token log-prob given
+the summary), averages over question, SEP, answer and EOS tokens.
+
+Differs, on purpose and configurable:
+- ``summary_likelihood='rescore'`` (default) rescales the summary side by teacher forcing; the
+  authors used the beam score, which carries the diversity penalty (``'beam'`` reproduces that).
+- No QA pair kept -> score ``None`` with a reason, not the authors' -1e5 sentinel.
+- Long documents are scored over overlapping windows (best window per pair), not truncated.
+- ``answer_constraint='summary_span'`` optionally constrains answers to summary substrings.
+
+Example:
+    >>> from quals import QUALS
+    >>> scorer = QUALS()
+    >>> result = scorer.score(["The mayor opened the bridge on Friday."],
+    ...                       ["The mayor opened the bridge on Monday."])
+    >>> result.examples[0].score  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+
+from quals.generation.config import GenerationConfig
+from quals.metrics.answer_constraint import SummarySpanConstraint
+from quals.metrics.filtering import Candidate, answer_span, select_pairs
+from quals.metrics.generation_cache import GenerationCache
+from quals.metrics.results import QAPairScore, QualsExample, QualsResult
+from quals.models.packaged import DEFAULT_MODEL
+from quals.paths import cache_dir
+from quals.qagen import QAGen
+from quals.types import QAHypothesis
+
+SUMMARY_LIKELIHOODS = ("rescore", "beam")
+ANSWER_CONSTRAINTS = ("none", "summary_span")
+
+
+@dataclass(frozen=True)
+class QualsConfig:
+    """Settings of the QUALS metric (the generation settings live in ``generation``)."""
+
+    generation: GenerationConfig = field(
+        default_factory=GenerationConfig, metadata={"help": "Diverse beam search (paper defaults)."}
+    )
+    max_pairs: int = field(default=10, metadata={"help": "Cap checked at each filter round (paper: 10)."})
+    summary_likelihood: str = field(
+        default="rescore",
+        metadata={"help": "'rescore': teacher-forced under the summary; 'beam': the generation score "
+                          "with its diversity penalty, as the authors' code did."},
+    )
+    answer_constraint: str = field(
+        default="none",
+        metadata={"help": "'none' (paper) or 'summary_span': answers can only be summary substrings."},
+    )
+    window_tokens: int | None = field(
+        default=None, metadata={"help": "Document tokens per window (default: model limit, at most 1024)."}
+    )
+    window_overlap: int = field(default=128, metadata={"help": "Tokens shared by consecutive windows."})
+    cache_generations: bool = field(default=True, metadata={"help": "Reuse generated QA pairs from disk."})
+
+    def __post_init__(self) -> None:
+        if self.summary_likelihood not in SUMMARY_LIKELIHOODS:
+            raise ValueError(f"summary_likelihood must be one of {SUMMARY_LIKELIHOODS}, got {self.summary_likelihood!r}")
+        if self.answer_constraint not in ANSWER_CONSTRAINTS:
+            raise ValueError(f"answer_constraint must be one of {ANSWER_CONSTRAINTS}, got {self.answer_constraint!r}")
+        if self.max_pairs < 1:
+            raise ValueError(f"max_pairs must be >= 1, got {self.max_pairs}")
+
+    def generation_settings(self) -> dict:
+        """What determines the generated hypotheses (the generation cache key)."""
+        return {"generation": self.generation.to_dict(), "answer_constraint": self.answer_constraint}
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class QUALS:
+    """Load a QAGen once and score (document, summary) pairs.
+
+    Args:
+        model: QAGen model (hub id, directory, ``packaged:NAME``; default: packaged SmolLM2).
+        device, dtype, batch_size: see :class:`quals.QAGen`.
+        config: full settings; ``**settings`` override single fields (e.g. ``max_pairs=5``,
+            ``num_groups=20`` for the generation part).
+        qagen: an already loaded :class:`quals.QAGen` to share between metrics.
+    """
+
+    def __init__(self, model: str = DEFAULT_MODEL, *, device: str = "auto", dtype: str = "auto",
+                 batch_size: int = 64, config: QualsConfig | None = None, qagen: QAGen | None = None,
+                 show_progress: bool = False, **settings) -> None:
+        self.config = _apply_settings(config or QualsConfig(), settings)
+        self.qagen = qagen or QAGen(model, device=device, dtype=dtype, batch_size=batch_size,
+                                    window_tokens=self.config.window_tokens,
+                                    window_overlap=self.config.window_overlap, show_progress=show_progress)
+        self.cache = GenerationCache(cache_dir() / "generations" if self.config.cache_generations else None)
+
+    @property
+    def signature(self) -> str:
+        """One line naming everything that determines the scores."""
+        info = self.qagen.info
+        settings = json.dumps(self.config.to_dict(), sort_keys=True, separators=(",", ":"))
+        return (f"quals:{info.quals_version}|model:{info.model}|weights:{info.fingerprint}|"
+                f"dtype:{info.dtype}|settings:{settings}|torch:{info.torch_version}|"
+                f"transformers:{info.transformers_version}")
+
+    def run_info(self) -> dict:
+        """The run fingerprint written beside outputs."""
+        return {"metric": "quals", "signature": self.signature, "model": asdict(self.qagen.info),
+                "settings": self.config.to_dict()}
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.qagen.backbone.tokenize(text))
+
+    # ----- scoring -----------------------------------------------------------------------
+    def score(self, documents: Sequence[str], summaries: Sequence[str]) -> QualsResult:
+        """Score each (document, summary) pair; document first, summary second."""
+        if len(documents) != len(summaries):
+            raise ValueError(f"{len(documents)} documents but {len(summaries)} summaries")
+        for i, (document, summary) in enumerate(zip(documents, summaries)):
+            if not isinstance(document, str) or not isinstance(summary, str):
+                raise TypeError(f"example {i}: document and summary must be strings")
+        generated = self.generate(summaries)
+        examples = self._score_generated(documents, summaries, generated)
+        return QualsResult(examples=tuple(examples), signature=self.signature)
+
+    def generate(self, summaries: Sequence[str]) -> list[list[QAHypothesis]]:
+        """QA hypotheses of every non-empty summary, from the cache when possible."""
+        settings = self.config.generation_settings()
+        fingerprint = self.qagen.info.fingerprint
+        keys = [GenerationCache.key(s, fingerprint, settings) for s in summaries]
+        out: list[list[QAHypothesis] | None] = [None] * len(summaries)
+        todo: list[int] = []
+        for i, (summary, key) in enumerate(zip(summaries, keys)):
+            if not summary.strip():
+                out[i] = []
+                continue
+            cached = self.cache.get(key)
+            if cached is not None:
+                out[i] = [self.qagen.read(h) for h in cached]
+            elif i not in todo and not any(summaries[j] == summary for j in todo):
+                todo.append(i)
+        if todo:
+            texts = [summaries[i] for i in todo]
+            constraint = (SummarySpanConstraint(self.qagen.backbone, texts)
+                          if self.config.answer_constraint == "summary_span" else None)
+            fresh = self.qagen.generate(texts, self.config.generation, constraint=constraint)
+            for i, hyps in zip(todo, fresh):
+                self.cache.put(keys[i], [h.hypothesis for h in hyps])
+                out[i] = hyps
+        for i, summary in enumerate(summaries):  # duplicates of a summary generated in this call
+            if out[i] is None:
+                out[i] = out[next(j for j in todo if summaries[j] == summary)]
+        return out  # type: ignore[return-value]
+
+    def _score_generated(self, documents, summaries, generated) -> list[QualsExample]:
+        kept: list[list[QAHypothesis]] = []
+        for summary, hyps in zip(summaries, generated):
+            candidates = [Candidate(h.question, h.answer, h.hypothesis.beam_score_sum) for h in hyps]
+            kept.append([hyps[i] for i in select_pairs(candidates, summary, self.config.max_pairs)])
+        contexts, qa_lists, owners = [], [], []
+        for i, pairs in enumerate(kept):
+            if not pairs:
+                continue
+            sequences = [list(p.hypothesis.token_ids) for p in pairs]
+            contexts.append(documents[i])
+            qa_lists.append(sequences)
+            owners.append((i, "document"))
+            if self.config.summary_likelihood == "rescore":
+                contexts.append(summaries[i])
+                qa_lists.append(sequences)
+                owners.append((i, "summary"))
+        scored = self.qagen.score(contexts, qa_lists) if contexts else []
+        by_owner = dict(zip(owners, scored))
+        return [self._example(summaries[i], generated[i], kept[i], by_owner.get((i, "document")),
+                              by_owner.get((i, "summary"))) for i in range(len(summaries))]
+
+    def _example(self, summary, hyps, pairs, document_scores, summary_scores) -> QualsExample:
+        n_well_formed = sum(h.well_formed for h in hyps)
+        n_in_summary = sum(h.well_formed and h.answer.lower() in summary.lower() for h in hyps)
+        if not summary.strip():
+            return QualsExample(None, "empty summary", (), 0, 0, 0, 0)
+        if not pairs:
+            reason = ("no well-formed QA pair generated" if n_well_formed == 0
+                      else "no generated answer occurs in the summary")
+            return QualsExample(None, reason, (), len(hyps), n_well_formed, n_in_summary, 0)
+        tokenizer = self.qagen.backbone.tokenizer
+        out = []
+        for k, pair in enumerate(pairs):
+            doc = document_scores.sequences[k]
+            window = doc.best_window()
+            if summary_scores is not None:
+                summary_logprobs = summary_scores.sequences[k].by_window[0]
+            else:
+                summary_logprobs = pair.hypothesis.beam_token_scores
+            out.append(QAPairScore(
+                question=pair.question,
+                answer=pair.answer,
+                answer_span=answer_span(pair.answer, summary),
+                tokens=tuple(tokenizer.convert_ids_to_tokens(list(pair.hypothesis.token_ids))),
+                token_ids=pair.hypothesis.token_ids,
+                logprob_document=doc.mean(window),
+                logprob_summary=float(sum(summary_logprobs) / len(summary_logprobs)),
+                token_logprobs_document=doc.by_window[window],
+                token_logprobs_summary=tuple(summary_logprobs),
+                document_window=window,
+                generation_score=pair.hypothesis.beam_score_sum,
+            ))
+        score = math.fsum(p.logprob_document - p.logprob_summary for p in out) / len(out)
+        return QualsExample(score, None, tuple(out), len(hyps), n_well_formed, n_in_summary,
+                            len(document_scores.windows))
+
+
+def _apply_settings(config: QualsConfig, settings: dict) -> QualsConfig:
+    import dataclasses
+
+    quals_fields = {f.name for f in dataclasses.fields(QualsConfig)}
+    generation_fields = {f.name for f in dataclasses.fields(GenerationConfig)}
+    unknown = set(settings) - quals_fields - generation_fields
+    if unknown:
+        raise TypeError(f"unknown QUALS settings {sorted(unknown)}; allowed: "
+                        f"{sorted((quals_fields | generation_fields) - {'generation'})}")
+    generation = dataclasses.replace(config.generation, **{k: v for k, v in settings.items() if k in generation_fields})
+    return dataclasses.replace(config, generation=generation,
+                               **{k: v for k, v in settings.items() if k in quals_fields})
+
+
+def score(documents: Sequence[str], summaries: Sequence[str], **overrides) -> QualsResult:
+    """One call: build a :class:`QUALS` scorer with ``overrides`` and score."""
+    return QUALS(**overrides).score(documents, summaries)
