@@ -33,7 +33,7 @@ from pathlib import Path
 import torch
 import transformers
 
-from quals import GenerationConfig, QAGen
+from quals import ContextScores, GenerationConfig, QAGen, QAHypothesis
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "bench" / "qags_xsum.jsonl"
 QA_PER_DOCUMENT = 10
@@ -110,7 +110,7 @@ def naive_score(qagen: QAGen, contexts: Sequence[str], qa_lists: Sequence[Sequen
     return out
 
 
-def pick_sequences(hyps, k: int) -> list[tuple[int, ...]]:
+def pick_sequences(hyps: Sequence[QAHypothesis], k: int) -> list[tuple[int, ...]]:
     """Up to k well-formed QA hypotheses, topped up with other finished ones if too few."""
     good = [h.hypothesis.token_ids for h in hyps if h.well_formed]
     rest = [h.hypothesis.token_ids for h in hyps if not h.well_formed and h.hypothesis.finished]
@@ -149,7 +149,7 @@ def main() -> None:
         qagen.score(documents[:1], warm_seq)
         naive_score(qagen, documents[:1], warm_seq, [[(0, 64)]])
 
-        results: list = []
+        results: list[list[QAHypothesis]] = []
 
         def ours_generate() -> int:
             results.extend(qagen.generate(summaries, config))
@@ -161,14 +161,14 @@ def main() -> None:
         gen.append(timed("HF generate: beam search", lambda: hf_generate(qagen, summaries, config, False)))
 
         qa_lists = [pick_sequences(results[j % len(results)], QA_PER_DOCUMENT) for j in range(len(documents))]
-        scored: list = []
+        scored: list[ContextScores] = []
 
         def ours_score() -> int:
             scored.extend(qagen.score(documents, qa_lists))
             return sum(len(seq) * len(cs.windows) for seqs, cs in zip(qa_lists, scored) for seq in seqs)
 
         sco = [timed("ours: shared-context scoring", ours_score)]
-        naive: list = []
+        naive: list[list[list[list[float]]]] = []
 
         def naive_run() -> int:
             naive.extend(naive_score(qagen, documents, qa_lists, [cs.windows for cs in scored]))

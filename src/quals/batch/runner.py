@@ -195,11 +195,17 @@ def _run(chunk_scorer: _ChunkScorer, rows: Iterator[Row], target: Path, info: di
     write_json_atomic(sidecar_path(target), {**info, "complete": True})
 
 
-def _merge(output: Path, info: dict, world: int, rank: int) -> None:
-    from accelerate import PartialState
+def _barrier() -> None:
+    """Wait for all processes; a gloo group is enough (only a barrier crosses processes)."""
+    import torch.distributed as dist
 
-    state = PartialState()
-    state.wait_for_everyone()
+    if not dist.is_initialized():
+        dist.init_process_group(backend="gloo")
+    dist.barrier()
+
+
+def _merge(output: Path, info: dict, world: int, rank: int) -> None:
+    _barrier()
     if rank == 0:
         parts = [part_path(output, r, world) for r in range(world)]
         merge_parts(parts, output)
@@ -207,4 +213,4 @@ def _merge(output: Path, info: dict, world: int, rank: int) -> None:
         for part in parts:
             part.unlink()
             sidecar_path(part).unlink(missing_ok=True)
-    state.wait_for_everyone()
+    _barrier()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -44,6 +45,8 @@ def run(args: argparse.Namespace) -> int:
     scorer = build_quals(args, show_progress=False)
     summary = score_file(scorer, args.input, args.output, fields=fields, input_format=args.input_format,
                          config=config, show_progress=args.progress)
+    if int(os.environ.get("RANK", "0")) != 0:  # under a launcher, the first process reports
+        return 1 if summary.n_errors else 0
     report = {"output": str(args.output), **summary.to_dict(), "signature": scorer.signature}
     if args.summary_json:
         args.summary_json.write_text(json.dumps(report, indent=2) + "\n")
