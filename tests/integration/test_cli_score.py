@@ -95,7 +95,7 @@ def test_field_names_and_csv_input(tiny_dirs, tmp_path, fake_generation):
             writer.writerow({"key": row["id"], "article": row["document"], "highlights": row["summary"]})
     out = tmp_path / "out.jsonl"
     assert main(["score", str(data), "-o", str(out), "--model", str(tiny_dirs["llama"]), "--document-field",
-                 "article", "--summary-field", "highlights", "--id-field", "key", *SMALL]) == 0
+                 "article", "--summary-field", "highlights", "--id-field", "key", *SMALL, "--progress"]) == 0
     assert [r["id"] for r in _lines(out)] == ["r0", "r1"]
 
 

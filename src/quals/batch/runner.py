@@ -23,7 +23,7 @@ from quals.batch.output import (
     summarize,
     write_json_atomic,
 )
-from quals.data.readers import FieldMap, Row, read_rows
+from quals.data.readers import FieldMap, Row, count_rows, read_rows
 
 logger = logging.getLogger(__name__)
 
@@ -131,8 +131,9 @@ def score_file(scorer: Scorer, input_path: str | Path, output: str | Path, *, fi
     if _prepare(target, info, config.overwrite):
         logger.info("%s is already complete", target)
     else:
+        total = count_rows(input_path, input_format) if show_progress else None
         _run(_ChunkScorer(scorer, config), read_rows(input_path, fields, input_format), target, info,
-             config.chunk_size, rank, world, show_progress)
+             config.chunk_size, rank, world, show_progress, total)
     if world > 1:
         _merge(output, info, world, rank)
     return summarize(output)
@@ -177,12 +178,16 @@ def _prepare(target: Path, info: dict, overwrite: bool) -> bool:
 
 
 def _run(chunk_scorer: _ChunkScorer, rows: Iterator[Row], target: Path, info: dict, chunk_size: int,
-         rank: int, world: int, show_progress: bool) -> None:
+         rank: int, world: int, show_progress: bool, total: int | None) -> None:
     from tqdm.auto import tqdm
 
     done = recover(target, chunk_size)
+    mine = None
+    if total is not None:  # rows of this process still to score: the bar's ETA counts only those
+        chunks = [c for c in range(-(-total // chunk_size)) if c % world == rank and c not in done]
+        mine = sum(min(chunk_size, total - c * chunk_size) for c in chunks)
     with open(target, "a", encoding="utf-8") as handle, \
-            tqdm(desc=f"scoring{f' [{rank}/{world}]' if world > 1 else ''}", unit="row",
+            tqdm(total=mine, desc=f"scoring{f' [{rank}/{world}]' if world > 1 else ''}", unit="row",
                  disable=not show_progress) as bar:
         for chunk_id, chunk in _chunks(rows, chunk_size):
             if chunk_id % world != rank or chunk_id in done:

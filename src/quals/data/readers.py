@@ -84,6 +84,21 @@ def _open_text(path: Path):
     return open(path, encoding="utf-8", newline="")
 
 
+def count_rows(path: str | Path, fmt: str | None = None) -> int:
+    """Number of rows :func:`read_rows` will yield (for progress bars with an ETA)."""
+    path = Path(path)
+    fmt = detect_format(path, fmt)
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        return pq.ParquetFile(path).metadata.num_rows
+    if fmt == "csv":
+        with _open_text(path) as handle:
+            return sum(1 for _ in csv.DictReader(handle))
+    with _open_text(path) as handle:
+        return sum(1 for line in handle if line.strip())
+
+
 def read_rows(path: str | Path, fields: FieldMap = FieldMap(), fmt: str | None = None) -> Iterator[Row]:
     """Yield every row of ``path``; rows that cannot be used carry an ``error``."""
     path = Path(path)
