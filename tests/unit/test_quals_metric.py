@@ -107,6 +107,9 @@ def test_generation_cache_hits(qagens, tmp_path, monkeypatch):
     other.score([DOCUMENT], [SUMMARY])
     assert other.cache.misses == 1
     assert one.examples[0].n_generated == two.examples[0].n_generated == 3
+    repeated = QUALS(qagen=qagens["llama"], **{**SMALL, "num_groups": 2})
+    twice = repeated.generate(["A new summary.", "A new summary.", ""])
+    assert repeated.cache.misses == 1 and twice[0] == twice[1] and twice[2] == []
 
 
 def test_span_constraint_only_allows_summary_substrings(qagens):

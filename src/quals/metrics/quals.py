@@ -131,33 +131,31 @@ class QUALS:
         return QualsResult(examples=tuple(examples), signature=self.signature)
 
     def generate(self, summaries: Sequence[str]) -> list[list[QAHypothesis]]:
-        """QA hypotheses of every non-empty summary, from the cache when possible."""
+        """QA hypotheses of every summary (none for empty ones), from the cache when possible.
+
+        A summary repeated in ``summaries`` is generated once.
+        """
         settings = self.config.generation_settings()
         fingerprint = self.qagen.info.fingerprint
-        keys = [GenerationCache.key(s, fingerprint, settings) for s in summaries]
-        out: list[list[QAHypothesis] | None] = [None] * len(summaries)
-        todo: list[int] = []
-        for i, (summary, key) in enumerate(zip(summaries, keys)):
+        found: dict[str, list[QAHypothesis]] = {}
+        missing: list[str] = []
+        for summary in dict.fromkeys(summaries):
             if not summary.strip():
-                out[i] = []
+                found[summary] = []
                 continue
-            cached = self.cache.get(key)
-            if cached is not None:
-                out[i] = [self.qagen.read(h) for h in cached]
-            elif i not in todo and not any(summaries[j] == summary for j in todo):
-                todo.append(i)
-        if todo:
-            texts = [summaries[i] for i in todo]
-            constraint = (SummarySpanConstraint(self.qagen.backbone, texts)
+            cached = self.cache.get(GenerationCache.key(summary, fingerprint, settings))
+            if cached is None:
+                missing.append(summary)
+            else:
+                found[summary] = [self.qagen.read(h) for h in cached]
+        if missing:
+            constraint = (SummarySpanConstraint(self.qagen.backbone, missing)
                           if self.config.answer_constraint == "summary_span" else None)
-            fresh = self.qagen.generate(texts, self.config.generation, constraint=constraint)
-            for i, hyps in zip(todo, fresh):
-                self.cache.put(keys[i], [h.hypothesis for h in hyps])
-                out[i] = hyps
-        for i, summary in enumerate(summaries):  # duplicates of a summary generated in this call
-            if out[i] is None:
-                out[i] = out[next(j for j in todo if summaries[j] == summary)]
-        return out  # type: ignore[return-value]
+            fresh = self.qagen.generate(missing, self.config.generation, constraint=constraint)
+            for summary, hyps in zip(missing, fresh):
+                self.cache.put(GenerationCache.key(summary, fingerprint, settings), [h.hypothesis for h in hyps])
+                found[summary] = hyps
+        return [found[summary] for summary in summaries]
 
     def _score_generated(self, documents, summaries, generated) -> list[QualsExample]:
         kept: list[list[QAHypothesis]] = []
