@@ -18,7 +18,7 @@ def _isolated_cache(tmp_path_factory):
     if "QUALS_TEST_CACHE_DIR" in os.environ:  # let CI share the converted packaged model between runs
         os.environ["QUALS_CACHE_DIR"] = os.environ["QUALS_TEST_CACHE_DIR"]
     else:
-        os.environ.setdefault("QUALS_CACHE_DIR", str(tmp_path_factory.mktemp("quals-cache")))
+        os.environ["QUALS_CACHE_DIR"] = str(tmp_path_factory.mktemp("quals-cache"))
     yield
 
 
