@@ -18,8 +18,11 @@ SUMMARY = f"The mayor opened the bridge on Monday {SCRIPT}."
 DOCUMENT = f"The mayor opened the bridge on Friday. {SCRIPT} Officials were there."
 
 
+TOKENS = ("What", "Ġday", "<sep>", "ĠMonday", "</s>")
+
+
 def _pair(question: str, answer: str, logprob_document: float, logprob_summary: float,
-          summary: str = SUMMARY, tokens: tuple[str, ...] = ("What", "Ġday", "<sep>", "ĠMonday", "</s>")) -> QAPairScore:
+          summary: str = SUMMARY, tokens: tuple[str, ...] = TOKENS) -> QAPairScore:
     start = summary.index(answer)
     n = len(tokens)
     return QAPairScore(question=question, answer=answer, answer_span=(start, start + len(answer)), tokens=tokens,
@@ -113,13 +116,13 @@ def test_null_example_shows_the_reason_and_no_table():
 
 def test_difference_colour_scale():
     assert difference_colour(0.0) == difference_colour(0.7) == "#c7e9c0"  # green at 0 and above
-    assert difference_colour(-3.0) == difference_colour(-9.0) == "#f48f8f"  # red from -3 down
-    assert difference_colour(-1.5) == "#ffec99"
+    assert difference_colour(-2.0) == difference_colour(-9.0) == "#f48f8f"  # red from -2 down
+    assert difference_colour(-1.0) == "#ffec99"
 
 
 def test_token_labels_drop_byte_level_markers():
-    assert token_labels(("What", "Ġday", "Ċ", "Ġ", "<sep>", "▁Mon")) == ["What", "day", "\u21b5", "\u2423", "<sep>",
-                                                                        "Mon"]
+    labels = token_labels(("What", "Ġday", "Ċ", "Ġ", "<sep>", "▁Mon"))
+    assert labels == ["What", "day", "\u21b5", "\u2423", "<sep>", "Mon"]
 
 
 # ----- figure -------------------------------------------------------------------------------------

@@ -20,8 +20,9 @@ from html import escape
 
 from quals.metrics.results import QAPairScore, QualsExample
 
-# Diverging scale over LL_D - LL_S (nats per token): 0 and above green, DIFFERENCE_AT_RED and below red.
-DIFFERENCE_AT_RED = -3.0
+# Diverging scale over LL_D - LL_S (nats per token): 0 and above green, DIFFERENCE_AT_RED and below red
+# (a pair whose tokens are on average e^2 ~ 7 times less likely given the document than the summary).
+DIFFERENCE_AT_RED = -2.0
 _STOPS = ((0.0, (199, 233, 192)), (0.5, (255, 236, 153)), (1.0, (244, 143, 143)))
 
 
@@ -35,7 +36,7 @@ class Segment:
 
 
 def difference_colour(difference: float) -> str:
-    """Background colour of a pair with this LL_D - LL_S: green at 0 (or above), red at -3 and below."""
+    """Background colour of a pair with this LL_D - LL_S: green at 0 (or above), red at -2 and below."""
     t = min(max(difference / DIFFERENCE_AT_RED, 0.0), 1.0)
     for (t0, c0), (t1, c1) in zip(_STOPS, _STOPS[1:]):
         if t <= t1:
@@ -131,7 +132,7 @@ def _summary_block(summary: str, ranked: list[QAPairScore]) -> str:
         pieces.append(f'<mark style="background:{difference_colour(worst.difference)}" '
                       f'title="{escape(title)}">{text}</mark>')
     legend = " ".join(f'<span class="swatch" style="background:{difference_colour(v)}">{v:g}</span>'
-                      for v in (0.0, -0.5, -1.0, -1.5, -2.0, -2.5, -3.0))
+                      for v in (0.0, -0.5, -1.0, -1.5, -2.0))
     return (f'<h2>Summary</h2>\n<div class="text summary">{"".join(pieces)}</div>\n'
             f'<p class="note">Highlighted: answers of kept QA pairs, coloured by LL_D &minus; LL_S '
             f'(the worst pair where spans overlap; hover for the pairs). Scale: {legend}</p>')
