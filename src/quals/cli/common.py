@@ -36,11 +36,82 @@ def add_quals_flags(parser: argparse.ArgumentParser) -> None:
                        help="Reuse generated QA pairs from the on-disk cache (default: on).")
 
 
+_SHARED_SETTINGS = ("window_tokens", "window_overlap")
+
+
+def _quals_only_settings() -> list[str]:
+    return [f.name for f in dataclasses.fields(GenerationConfig)] + [
+        "max_pairs", "summary_likelihood", "answer_constraint", "cache_generations"]
+
+
 def quals_settings(args: argparse.Namespace) -> dict:
-    names = [f.name for f in dataclasses.fields(GenerationConfig)] + [
-        "max_pairs", "summary_likelihood", "answer_constraint", "window_tokens", "window_overlap",
-        "cache_generations"]
-    return {name: getattr(args, name) for name in names if getattr(args, name) is not None}
+    names = [*_quals_only_settings(), *_SHARED_SETTINGS]
+    return {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
+
+
+def add_metric_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--metric", choices=("quals", "qags"), default="quals",
+                        help="quals (default) or qags (Wang et al. 2020, on the same backbone unless "
+                             "--qg-model/--qa-model name other models).")
+
+
+def add_qags_flags(parser: argparse.ArgumentParser) -> None:
+    """QAGS settings (``--metric qags``); --window-tokens/--window-overlap are shared with QUALS."""
+    from quals.metrics.qags_config import QagsConfig
+
+    group = parser.add_argument_group(
+        "QAGS settings (--metric qags; defaults: the authors')",
+        "--window-tokens and --window-overlap apply to QAGS's document answering too.")
+    group.add_argument("--qg-model", default=None,
+                       help="Hugging Face question-generation model (seq2seq, fed --qg-template; "
+                            "default: the --model backbone, prompted).")
+    group.add_argument("--qa-model", default=None,
+                       help="Hugging Face extractive QA model (AutoModelForQuestionAnswering; "
+                            "default: the --model backbone, answering greedily).")
+    defaults = QagsConfig()
+    for f in dataclasses.fields(QagsConfig):
+        if f.name in _SHARED_SETTINGS:
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        default = getattr(defaults, f.name)
+        help_text = f"{f.metadata['help']} (default: {default!r})".replace("%", "%%")
+        if isinstance(default, bool):
+            group.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=help_text)
+        else:
+            group.add_argument(flag, type=type(default), default=None, help=help_text)
+
+
+def qags_settings(args: argparse.Namespace) -> dict:
+    from quals.metrics.qags_config import QagsConfig
+
+    names = [f.name for f in dataclasses.fields(QagsConfig)]
+    return {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
+
+
+def _flags(names) -> str:
+    return ", ".join("--" + name.replace("_", "-") for name in names)
+
+
+def build_scorer(args: argparse.Namespace, show_progress: bool = True):
+    """The scorer ``--metric`` names; flags of the other metric are an error, not ignored."""
+    metric = getattr(args, "metric", "quals")
+    if metric == "quals":
+        from quals.metrics.qags_config import QagsConfig
+
+        qags_only = [f.name for f in dataclasses.fields(QagsConfig) if f.name not in _SHARED_SETTINGS]
+        given = [n for n in [*qags_only, "qg_model", "qa_model"] if getattr(args, n, None) is not None]
+        if given:
+            raise ValueError(f"{_flags(given)} only apply to --metric qags")
+        return build_quals(args, show_progress=show_progress)
+    given = [n for n in _quals_only_settings() if getattr(args, n, None) is not None]
+    if given:
+        raise ValueError(f"{_flags(given)} only apply to --metric quals")
+    from quals.metrics.qags import QAGS
+    from quals.models.packaged import DEFAULT_MODEL
+
+    return QAGS(args.model or DEFAULT_MODEL, qg_model=args.qg_model, qa_model=args.qa_model,
+                device=_device(args.device), dtype=args.dtype, batch_size=args.batch_size,
+                show_progress=show_progress, **qags_settings(args))
 
 
 def build_quals(args: argparse.Namespace, show_progress: bool = True):

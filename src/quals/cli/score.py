@@ -8,9 +8,9 @@ import os
 import sys
 from pathlib import Path
 
-from quals.cli.common import add_model_flags, add_quals_flags, build_quals
+from quals.cli.common import add_metric_flag, add_model_flags, add_qags_flags, add_quals_flags, build_scorer
 
-HELP = "Score (document, summary) rows of a JSONL/CSV/Parquet file with QUALS."
+HELP = "Score (document, summary) rows of a JSONL/CSV/Parquet file with QUALS (or QAGS)."
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -23,7 +23,8 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--summary-field", default="summary", help="Field with the summary (default: summary).")
     parser.add_argument("--id-field", default="id", help="Optional field with a row id (default: id).")
     parser.add_argument("--details", action=argparse.BooleanOptionalAction, default=True,
-                        help="Write kept QA pairs with per-token log-probs (default: on).")
+                        help="Write kept QA pairs with per-token log-probs (QAGS: questions with both "
+                             "answers and their F1) (default: on).")
     parser.add_argument("--chunk-size", type=int, default=16, help="Rows per scoring call and resume unit.")
     parser.add_argument("--max-document-tokens", type=int, default=20_000,
                         help="Longer documents get an error record (default: 20000).")
@@ -31,8 +32,10 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--summary-json", type=Path, default=None, help="Also write the corpus summary here.")
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True,
                         help="Progress bar on stderr (default: on).")
+    add_metric_flag(parser)
     add_model_flags(parser)
     add_quals_flags(parser)
+    add_qags_flags(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -42,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     config = RunConfig(chunk_size=args.chunk_size, details=args.details,
                        max_document_tokens=args.max_document_tokens, overwrite=args.overwrite)
     fields = FieldMap(document=args.document_field, summary=args.summary_field, id=args.id_field or None)
-    scorer = build_quals(args, show_progress=False)
+    scorer = build_scorer(args, show_progress=False)
     summary = score_file(scorer, args.input, args.output, fields=fields, input_format=args.input_format,
                          config=config, show_progress=args.progress)
     if int(os.environ.get("RANK", "0")) != 0:  # under a launcher, the first process reports
@@ -51,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
     if args.summary_json:
         args.summary_json.write_text(json.dumps(report, indent=2) + "\n")
     mean = "n/a" if summary.mean is None else f"{summary.mean:.4f}"
-    print(f"QUALS mean {mean} over {summary.n_scored} scored rows; {summary.n_null} without a kept QA pair; "
-          f"{summary.n_errors} errors -> {args.output}", file=sys.stderr)
+    unit = "kept QA pair" if args.metric == "quals" else "kept question"
+    print(f"{args.metric.upper()} mean {mean} over {summary.n_scored} scored rows; {summary.n_null} without a "
+          f"{unit}; {summary.n_errors} errors -> {args.output}", file=sys.stderr)
     return 1 if summary.n_errors else 0

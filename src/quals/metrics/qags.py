@@ -1,0 +1,283 @@
+"""QAGS (Wang, Cho and Lewis, ACL 2020, "Asking and Answering Questions to Evaluate the Factual
+Consistency of Summaries"), the QA-based baseline that QUALS replaces.
+
+Replicated (authors' code, ``qg_utils.py``/``qa_utils.py``):
+1. answer candidates = spaCy named entities and noun chunks of the summary, deduplicated, at
+   most 10 per summary (:mod:`quals.metrics.answer_extraction`);
+2. answer-conditional question generation, beam search of width 10, 10 hypotheses per candidate
+   (:mod:`quals.metrics.qags_questions`);
+3. cleaning: cut after the first ``?``, at least 3 words, deduplicated; answer-consistency filter:
+   every question is answered from the summary and dropped when that answer does not match its
+   candidate; the ``max_questions`` (authors: 20) most probable questions are kept;
+4. each kept question is answered from the document; QAGS = mean SQuAD token F1 between the
+   summary answer and the document answer (:mod:`quals.metrics.answers`).
+
+Differs, on purpose:
+- Models: by default the QUALS backbone acts as question generator (prompted) and as QA model
+  (forced question, greedy answer): one model instead of BART-QG + BERT-QA. ``qg_model`` /
+  ``qa_model`` name any HF seq2seq QG model and any HF extractive QA model instead.
+- Match: the authors' README drops a question when the summary answer "doesn't match" the
+  candidate; their scoring run only dropped unanswerable questions. Here a question is consistent
+  when token F1(summary answer, candidate) >= ``answer_match_f1`` (default 0.5: the answer may
+  add or drop a word of a short candidate; 1.0 = same normalised tokens, i.e. exact match up to
+  word order); an answer that is empty after normalisation never matches.
+- No padding: with fewer than ``max_questions`` consistent questions the authors topped the list
+  up with random unfiltered questions; here only the consistent ones count. None survive -> score
+  ``None`` with a reason.
+- Long documents are read in overlapping windows (best window per question), not truncated.
+
+Example:
+    >>> from quals import QAGS
+    >>> scorer = QAGS()
+    >>> result = scorer.score(["The mayor opened the bridge on Friday."],
+    ...                       ["The mayor opened the bridge on Monday."])
+    >>> result.examples[0].score  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import platform
+from collections.abc import Sequence
+
+from quals.metrics.answer_extraction import AnswerExtractor
+from quals.metrics.answers import answer_tokens, token_f1
+from quals.metrics.qags_answering import BackboneAnswerer, ExtractiveAnswerer, ModelAnswer
+from quals.metrics.qags_config import QagsConfig
+from quals.metrics.qags_questions import (
+    GeneratedQuestion,
+    QGPrompt,
+    QuestionCandidate,
+    QuestionGenerator,
+    clean_question,
+    select_questions,
+    selection_settled,
+    unanswered_questions,
+)
+from quals.metrics.qags_results import QagsExample, QagsQuestion, QagsResult
+from quals.models.packaged import DEFAULT_MODEL
+
+
+class QAGS:
+    """Load QAGS's models once and score (document, summary) pairs.
+
+    Args:
+        model: the shared backbone (QAGen) used for whatever ``qg_model``/``qa_model`` do not
+            replace (default: packaged SmolLM2, the same as QUALS).
+        qg_model: a Hugging Face question-generation model (seq2seq, or causal), fed
+            ``qg_template``; default: the backbone, prompted.
+        qa_model: a Hugging Face extractive QA model; default: the backbone, answering greedily.
+        device, dtype, batch_size: as for :class:`quals.QAGen` (batch size default: the shared
+            ``qagen``'s, else 64).
+        config: full settings; ``**settings`` override single fields.
+        qagen: an already loaded :class:`quals.QAGen` to share with QUALS.
+        show_progress: progress bars of the backbone, when this scorer loads it.
+    """
+
+    def __init__(self, model: str = DEFAULT_MODEL, *, qg_model: str | None = None, qa_model: str | None = None,
+                 device: str = "auto", dtype: str = "auto", batch_size: int | None = None,
+                 config: QagsConfig | None = None, qagen=None, show_progress: bool = False, **settings) -> None:
+        self.config = _apply_settings(config or QagsConfig(), settings)
+        cfg = self.config
+        if batch_size is None:
+            batch_size = qagen.batch_size if qagen is not None else 64
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self.extractor = AnswerExtractor(cfg.num_answers, cfg.seed, cfg.spacy_model)
+        self.qagen = qagen
+        if self.qagen is None and (qg_model is None or qa_model is None):
+            from quals.qagen import QAGen
+
+            self.qagen = QAGen(model, device=device, dtype=dtype, batch_size=batch_size,
+                               window_tokens=cfg.window_tokens, window_overlap=cfg.window_overlap,
+                               show_progress=show_progress)
+        if qg_model is None:
+            qg_backbone, instruction = self.qagen.backbone, cfg.qg_instruction
+        else:
+            from quals.models.loading import load_backbone
+
+            qg_backbone, instruction = load_backbone(qg_model, device=device, dtype=dtype), None
+        self.generator = QuestionGenerator(
+            qg_backbone, QGPrompt(qg_backbone, cfg.qg_template, instruction), beam_size=cfg.beam_size,
+            questions_per_answer=cfg.questions_per_answer, max_question_tokens=cfg.max_question_tokens,
+            batch_size=batch_size)
+        if qa_model is None:
+            self.answerer = BackboneAnswerer(self.qagen.backbone, self.qagen.window_tokens,
+                                             window_overlap=cfg.window_overlap, batch_size=batch_size,
+                                             max_answer_tokens=cfg.max_answer_tokens)
+        else:
+            self.answerer = ExtractiveAnswerer(qa_model, device=device, dtype=dtype, batch_size=batch_size,
+                                               max_answer_tokens=cfg.max_answer_tokens, max_length=cfg.qa_max_length,
+                                               stride=cfg.qa_stride, no_answer=cfg.extractive_no_answer)
+
+    # ----- identity ----------------------------------------------------------------------
+    def models(self) -> dict:
+        """Which weights do each job."""
+        qg = self.generator.backbone
+        qa = self.answerer
+        qa_model = qa.backbone if isinstance(qa, BackboneAnswerer) else qa
+        return {"qg": {"model": qg.model_id, "weights": qg.fingerprint, "family": qg.family,
+                       "dtype": _dtype(qg.model)},
+                "qa": {"model": qa_model.model_id, "weights": qa_model.fingerprint,
+                       "kind": "backbone-greedy" if isinstance(qa, BackboneAnswerer) else "extractive",
+                       "dtype": _dtype(qa_model.model)},
+                "answers": self.extractor.version}
+
+    def _versions(self) -> dict:
+        import torch
+        import transformers
+
+        from quals import __version__
+
+        return {"quals_version": __version__, "torch_version": torch.__version__,
+                "transformers_version": transformers.__version__, "python_version": platform.python_version()}
+
+    @property
+    def signature(self) -> str:
+        """One line naming everything that determines the scores."""
+        models, versions = self.models(), self._versions()
+        settings = json.dumps(self.config.to_dict(), sort_keys=True, separators=(",", ":"))
+        return (f"qags:{versions['quals_version']}|qg:{models['qg']['model']}|qg_weights:{models['qg']['weights']}|"
+                f"qa:{models['qa']['model']}|qa_weights:{models['qa']['weights']}|answers:{models['answers']}|"
+                f"dtype:{models['qg']['dtype']}/{models['qa']['dtype']}|settings:{settings}|"
+                f"torch:{versions['torch_version']}|"
+                f"transformers:{versions['transformers_version']}")
+
+    def run_info(self) -> dict:
+        """The run fingerprint written beside outputs."""
+        return {"metric": "qags", "signature": self.signature, "models": self.models(), **self._versions(),
+                "settings": self.config.to_dict()}
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens of a document for the model that reads it."""
+        if isinstance(self.answerer, BackboneAnswerer):
+            return len(self.answerer.backbone.tokenize(text))
+        return len(self.answerer.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    # ----- pipeline stages -----------------------------------------------------------------
+    def extract_answers(self, summaries: Sequence[str]) -> list[list[str]]:
+        """Answer candidates of every summary."""
+        return self.extractor.extract(summaries)
+
+    def generate_questions(self, summaries: Sequence[str], candidates: Sequence[Sequence[str]]):
+        """``out[s][a]``: generated questions for candidate a of summary s."""
+        return self.generator.generate(summaries, candidates)
+
+    def answer(self, contexts: Sequence[str], questions: Sequence[Sequence[str]]) -> list[list[ModelAnswer]]:
+        """``out[c][q]``: the QA model's answer to ``questions[c][q]`` from ``contexts[c]``."""
+        return self.answerer.answer(contexts, questions)
+
+    # ----- scoring -----------------------------------------------------------------------
+    def score(self, documents: Sequence[str], summaries: Sequence[str]) -> QagsResult:
+        """Score each (document, summary) pair; document first, summary second."""
+        if len(documents) != len(summaries):
+            raise ValueError(f"{len(documents)} documents but {len(summaries)} summaries")
+        for i, (document, summary) in enumerate(zip(documents, summaries)):
+            if not isinstance(document, str) or not isinstance(summary, str):
+                raise TypeError(f"example {i}: document and summary must be strings")
+        unique = [s for s in dict.fromkeys(summaries) if s.strip()]
+        candidates = dict(zip(unique, self.extract_answers(unique)))
+        with_candidates = [s for s in unique if candidates[s]]
+        generated = dict(zip(with_candidates, self.generate_questions(
+            with_candidates, [candidates[s] for s in with_candidates])))
+        cleaned = {s: _clean(generated[s], self.config.min_question_words) for s in with_candidates}
+        summary_answers = self._filter_answers(cleaned, candidates)
+        kept = {s: self._select(cleaned[s], candidates[s], summary_answers[s]) for s in with_candidates}
+        to_read = [i for i, s in enumerate(summaries) if kept.get(s)]
+        read = self.answer([documents[i] for i in to_read], [[q.question for q in kept[summaries[i]]] for i in to_read])
+        document_answers = dict(zip(to_read, read))
+        examples = []
+        for i, summary in enumerate(summaries):
+            if not summary.strip():
+                examples.append(QagsExample(None, "empty summary", (), (), 0, 0, 0, 0, 0))
+                continue
+            examples.append(self._example(
+                candidates=candidates[summary],
+                generated=generated.get(summary, []), cleaned=cleaned.get(summary, []),
+                summary_answers=summary_answers.get(summary, {}), kept=kept.get(summary, []),
+                document_answers=document_answers.get(i, [])))
+        return QagsResult(examples=tuple(examples), signature=self.signature)
+
+    def _filter_answers(self, cleaned: dict[str, list[QuestionCandidate]],
+                        candidates: dict[str, list[str]]) -> dict[str, dict[str, ModelAnswer]]:
+        """Answer questions from their summaries, best first, in batched rounds of
+        ``max_questions`` per summary, until each summary's selection is settled (see
+        :func:`selection_settled`): the kept questions are exactly those of answering them all."""
+        answers: dict[str, dict[str, ModelAnswer]] = {s: {} for s in cleaned}
+        pending = [s for s in cleaned if cleaned[s]]
+        while pending:
+            asks = [unanswered_questions(cleaned[s], answers[s])[:self.config.max_questions] for s in pending]
+            for summary, asked, answered in zip(pending, asks, self.answer(pending, asks)):
+                answers[summary].update(zip(asked, answered))
+            pending = [s for s in pending if not selection_settled(
+                cleaned[s], answers[s], self._consistency(candidates[s], answers[s]), self.config.max_questions)]
+        return answers
+
+    def _consistency(self, candidates: list[str], answers: dict[str, ModelAnswer]):
+        """``consistent(q)``: the summary answer to q matches the candidate q was generated for."""
+        threshold = self.config.answer_match_f1
+
+        def consistent(q: QuestionCandidate) -> bool:
+            answer = answers.get(q.question)  # unanswered: ranked below the settled selection
+            if answer is None:
+                return False
+            return bool(answer_tokens(answer.text)) and token_f1(answer.text, candidates[q.candidate]) >= threshold
+
+        return consistent
+
+    def _select(self, cleaned: list[QuestionCandidate], candidates: list[str],
+                answers: dict[str, ModelAnswer]) -> list[QuestionCandidate]:
+        return select_questions(cleaned, self._consistency(candidates, answers), self.config.max_questions)
+
+    def _example(self, *, candidates, generated, cleaned, summary_answers, kept, document_answers) -> QagsExample:
+        consistent = self._consistency(candidates, summary_answers)
+        counts = dict(candidates=tuple(candidates), n_generated=sum(len(g) for g in generated),
+                      n_clean=len({q.question for q in cleaned}), n_answered=len(summary_answers),
+                      n_consistent=len({q.question for q in cleaned if consistent(q)}))
+        if not candidates:
+            return QagsExample(None, "no answer candidate (entity or noun chunk) in the summary", (), **counts,
+                               n_windows=0)
+        if not cleaned:
+            return QagsExample(None, "no well-formed question generated", (), **counts, n_windows=0)
+        if not kept:
+            return QagsExample(None, "no question passed the answer-consistency filter", (), **counts, n_windows=0)
+        questions = []
+        for q, doc_answer in zip(kept, document_answers):
+            summary_answer = summary_answers[q.question].text
+            questions.append(QagsQuestion(
+                question=q.question, answer_candidate=candidates[q.candidate], answer_summary=summary_answer,
+                answer_document=doc_answer.text, f1=token_f1(summary_answer, doc_answer.text),
+                generation_score=q.score, answer_score_document=doc_answer.score,
+                document_window=doc_answer.window))
+        score = math.fsum(q.f1 for q in questions) / len(questions)
+        return QagsExample(score, None, tuple(questions), **counts,
+                           n_windows=max(a.n_windows for a in document_answers))
+
+
+def _dtype(model) -> str:
+    return str(model.dtype).replace("torch.", "")
+
+
+def _clean(generated: list[list[GeneratedQuestion]], min_words: int) -> list[QuestionCandidate]:
+    out = []
+    for candidate, hypotheses in enumerate(generated):
+        for hypothesis in hypotheses:
+            question = clean_question(hypothesis.text, min_words)
+            if question is not None:
+                out.append(QuestionCandidate(question, hypothesis.score, candidate))
+    return out
+
+
+def _apply_settings(config: QagsConfig, settings: dict) -> QagsConfig:
+    allowed = {f.name for f in dataclasses.fields(QagsConfig)}
+    unknown = set(settings) - allowed
+    if unknown:
+        raise TypeError(f"unknown QAGS settings {sorted(unknown)}; allowed: {sorted(allowed)}")
+    return dataclasses.replace(config, **settings)
+
+
+def score(documents: Sequence[str], summaries: Sequence[str], **overrides) -> QagsResult:
+    """One call: build a :class:`QAGS` scorer with ``overrides`` and score."""
+    return QAGS(**overrides).score(documents, summaries)
