@@ -87,8 +87,9 @@ def unanswered_questions(questions: Sequence[QuestionCandidate], answered) -> li
 
 def selection_settled(questions: Sequence[QuestionCandidate], answered, consistent, k: int) -> bool:
     """True when answering the remaining questions cannot change :func:`select_questions`:
-    everything is answered, or ``k`` distinct answered questions are consistent with a score at
-    least the best score of any unanswered question.
+    everything is answered, or ``k`` distinct answered questions are consistent with a score
+    strictly above the best score of any unanswered question (on a tie the stable sort may put the
+    unanswered one first).
 
     Args:
         questions: cleaned questions of one summary.
@@ -100,7 +101,7 @@ def selection_settled(questions: Sequence[QuestionCandidate], answered, consiste
     if remaining is None:
         return True
     settled = {q.question for q in questions
-               if q.question in answered and q.score >= remaining and consistent(q)}
+               if q.question in answered and q.score > remaining and consistent(q)}
     return len(settled) >= k
 
 

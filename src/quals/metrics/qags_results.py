@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
+from quals.metrics.results import CorpusScores
+
 
 @dataclass(frozen=True)
 class QagsQuestion:
@@ -69,22 +71,8 @@ def _finite(record: dict) -> dict:
 
 
 @dataclass(frozen=True)
-class QagsResult:
+class QagsResult(CorpusScores):
     """Per-example results and the signature of the settings that produced them."""
 
     examples: tuple[QagsExample, ...]
     signature: str
-
-    @property
-    def scores(self) -> list[float | None]:
-        return [e.score for e in self.examples]
-
-    @property
-    def n_null(self) -> int:
-        return sum(e.score is None for e in self.examples)
-
-    @property
-    def mean(self) -> float | None:
-        """Mean over scored examples; null examples are excluded, never counted as a number."""
-        values = [s for s in self.scores if s is not None]
-        return math.fsum(values) / len(values) if values else None

@@ -53,12 +53,10 @@ class QualsExample:
         return out
 
 
-@dataclass(frozen=True)
-class QualsResult:
-    """Per-example results and the signature of the settings that produced them."""
+class CorpusScores:
+    """Corpus-level views shared by every metric's result; subclasses hold ``examples``."""
 
-    examples: tuple[QualsExample, ...]
-    signature: str
+    examples: tuple
 
     @property
     def scores(self) -> list[float | None]:
@@ -73,3 +71,11 @@ class QualsResult:
         """Mean over scored examples; null examples are excluded, never counted as a number."""
         values = [s for s in self.scores if s is not None]
         return math.fsum(values) / len(values) if values else None
+
+
+@dataclass(frozen=True)
+class QualsResult(CorpusScores):
+    """Per-example results and the signature of the settings that produced them."""
+
+    examples: tuple[QualsExample, ...]
+    signature: str
