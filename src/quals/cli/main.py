@@ -10,10 +10,12 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from quals.cli import annotate as annotate_cmd
 from quals.cli import explain as explain_cmd
+from quals.cli import meta_eval as meta_eval_cmd
 from quals.cli import score as score_cmd
 
-COMMANDS = {"score": score_cmd, "explain": explain_cmd}
+COMMANDS = {"score": score_cmd, "explain": explain_cmd, "meta-eval": meta_eval_cmd, "annotate": annotate_cmd}
 
 
 def build_parser() -> argparse.ArgumentParser:

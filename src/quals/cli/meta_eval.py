@@ -1,0 +1,124 @@
+"""``quals meta-eval [BENCH ...] -o DIR``: agreement of metrics with human judgments."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from quals.cli.common import add_model_flags, add_qags_flags, add_quals_flags, qags_settings, quals_settings
+
+HELP = "Measure how well QUALS, QAGS and cheap baselines agree with human factuality judgments."
+DEFAULT_BENCH = Path("../shared/data/bench")
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("benchmarks", nargs="*", type=Path,
+                        help="Benchmark files (.jsonl/.jsonl.gz in the shared schema) or folders of them "
+                             f"(default: {DEFAULT_BENCH} when it exists).")
+    parser.add_argument("-o", "--output", type=Path, required=True,
+                        help="Folder for the report, the numbers and the per-row scores; re-running resumes.")
+    parser.add_argument("--metrics", default="quals,overlap,rouge1,rouge2,rougeL,loglik,pmi",
+                        help="Comma-separated: quals, qags, overlap, rouge1, rouge2, rougeL, loglik, pmi "
+                             "(default: all but qags).")
+    parser.add_argument("--limit", default=None,
+                        help="Rows per split of each dataset, seeded: N for every split, or e.g. "
+                             "test=400,valid=200 (default: all rows).")
+    parser.add_argument("--scorer-limit", default=None,
+                        help="Smaller nested subsets for costly scorers, per split, e.g. qags=100.")
+    parser.add_argument("--bootstrap", type=int, default=1000, help="Bootstrap resamples (default: 1000).")
+    parser.add_argument("--chunk-size", type=int, default=8, help="Rows per scoring call and resume unit.")
+    parser.add_argument("--max-document-tokens", type=int, default=20_000,
+                        help="Longer documents get an error record (default: 20000).")
+    parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True,
+                        help="Progress bars on stderr (default: on).")
+    add_model_flags(parser)
+    add_quals_flags(parser)
+    add_qags_flags(parser)  # its --seed also seeds the row subset and the bootstrap (default: 0)
+
+
+def parse_limits(text: str | None, *, allow_bare: bool) -> dict[str, int] | None:
+    """``"400"`` -> every split (returned as ``{"*": 400}``); ``"test=400,valid=200"`` -> per name."""
+    if not text:
+        return None
+    try:
+        if "=" not in text:
+            if not allow_bare:
+                raise ValueError
+            return {"*": int(text)}
+        pairs = (item.split("=", 1) for item in text.split(","))
+        return {key.strip(): int(value) for key, value in pairs}
+    except ValueError:
+        raise ValueError(f"cannot read limit {text!r}: use N or name=N[,name=N]") from None
+
+
+def run(args: argparse.Namespace) -> int:
+    from quals.batch import RunConfig
+    from quals.data.benchmarks import benchmark_files, read_benchmark
+    from quals.evaluation.metaeval import MetaEvalConfig, run_meta_eval, write_outputs
+
+    paths = args.benchmarks or ([DEFAULT_BENCH] if DEFAULT_BENCH.is_dir() else [])
+    if not paths:
+        raise FileNotFoundError(f"no benchmark given and {DEFAULT_BENCH} does not exist")
+    files = benchmark_files(paths)
+    limits = parse_limits(args.limit, allow_bare=True)
+    if limits and "*" in limits:
+        splits = {row.split for f in files for row in read_benchmark(f)}
+        limits = dict.fromkeys(sorted(splits), limits["*"])
+    config = MetaEvalConfig(metrics=tuple(m.strip() for m in args.metrics.split(",") if m.strip()),
+                            limits=limits, scorer_limits=parse_limits(args.scorer_limit, allow_bare=False) or {},
+                            seed=0 if args.seed is None else args.seed, n_resamples=args.bootstrap)
+    run_config = RunConfig(chunk_size=args.chunk_size, details=True, max_document_tokens=args.max_document_tokens)
+    result = run_meta_eval(files, args.output, config, _scorer_factory(args, config), run_config=run_config,
+                           show_progress=args.progress)
+    paths = write_outputs(result, args.output)
+    print(f"meta-evaluation of {', '.join(config.metrics)} -> {paths['markdown']}", file=sys.stderr)
+    return 0
+
+
+def _scorer_factory(args: argparse.Namespace, config):
+    """Build scorers on demand; QUALS, QAGS and the likelihood baselines share one loaded backbone."""
+    from quals.cli.common import _device
+    from quals.models.packaged import DEFAULT_MODEL
+
+    shared: dict[str, object] = {}
+    if "qags" not in config.scorers:
+        _reject(args, [*(n for n in qags_settings(args) if n not in ("seed", "window_tokens", "window_overlap")), *(n for n in ("qg_model", "qa_model") if getattr(args, n))], "qags")
+    if "quals" not in config.scorers:
+        _reject(args, [n for n in quals_settings(args) if n not in ("window_tokens", "window_overlap")], "quals")
+
+    def qagen():
+        if "qagen" not in shared:
+            from quals.qagen import QAGen
+
+            window = {k: v for k, v in quals_settings(args).items() if k in ("window_tokens", "window_overlap")}
+            shared["qagen"] = QAGen(args.model or DEFAULT_MODEL, device=_device(args.device), dtype=args.dtype,
+                                    batch_size=args.batch_size, **window)
+        return shared["qagen"]
+
+    def make(name: str):
+        if name == "lexical":
+            from quals.metrics.baselines import LexicalBaselines
+
+            return LexicalBaselines()
+        if name == "likelihood":
+            from quals.metrics.baselines import LikelihoodBaselines
+
+            return LikelihoodBaselines(qagen())
+        if name == "quals":
+            from quals.metrics.quals import QUALS
+
+            return QUALS(qagen=qagen(), **quals_settings(args))
+        from quals.metrics.qags import QAGS
+
+        external = args.qg_model is not None and args.qa_model is not None
+        return QAGS(args.model or DEFAULT_MODEL, qg_model=args.qg_model, qa_model=args.qa_model,
+                    qagen=None if external else qagen(), **qags_settings(args))
+
+    return make
+
+
+def _reject(args, given: list[str], metric: str) -> None:
+    if given:
+        flags = ", ".join("--" + n.replace("_", "-") for n in given)
+        raise ValueError(f"{flags} only apply when --metrics includes {metric}")

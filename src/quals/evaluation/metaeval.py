@@ -1,0 +1,203 @@
+"""Meta-evaluation: score human-annotated benchmarks with metrics and measure agreement with people.
+
+Scoring goes through the batch runner, so every (dataset, scorer) run resumes after an
+interruption and reuses cached QA generations; the statistics are recomputed from the score files
+each time, which makes re-running with another ``--seed`` or more bootstrap resamples cheap.
+
+Layout of the output folder::
+
+    inputs/<dataset>[.first<k>].jsonl      the selected rows (seeded order), as the scorer reads them
+    scores/<dataset>/<scorer>[.first<k>].jsonl   per-row scores (+ .run.json sidecars)
+    meta_eval.json, meta_eval.md, meta_eval.png
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from quals.batch.output import write_json_atomic
+from quals.batch.runner import RunConfig, score_file
+from quals.data.benchmarks import BenchmarkRow, read_benchmark, select_rows, write_rows
+from quals.data.readers import FieldMap
+from quals.evaluation.agreement import Agreement, MetricValue, agreement, common_rows
+
+logger = logging.getLogger(__name__)
+
+# metric name -> the scorer that computes it (one run of a scorer yields all of its metrics)
+METRIC_SCORERS = {
+    "quals": "quals", "qags": "qags",
+    "overlap": "lexical", "rouge1": "lexical", "rouge2": "lexical", "rougeL": "lexical",
+    "loglik": "likelihood", "pmi": "likelihood",
+}
+DEFAULT_METRICS = ("quals", "overlap", "rouge1", "rouge2", "rougeL", "loglik", "pmi")
+
+
+@dataclass(frozen=True)
+class MetaEvalConfig:
+    """What to measure and on which rows."""
+
+    metrics: tuple[str, ...] = field(default=DEFAULT_METRICS, metadata={"help": "Metrics to evaluate."})
+    limits: dict[str, int] | None = field(
+        default=None, metadata={"help": "Rows per split (e.g. {'test': 400, 'valid': 200}); None = all."})
+    scorer_limits: dict[str, int] = field(
+        default_factory=dict,
+        metadata={"help": "Smaller per-split subsets for costly scorers (e.g. {'qags': 100}); nested in "
+                          "the main selection, so they compare on the same rows."})
+    seed: int = field(default=0, metadata={"help": "Seeds the row selection and the bootstrap."})
+    n_resamples: int = field(default=1000, metadata={"help": "Bootstrap resamples for the 95% intervals."})
+
+    def __post_init__(self) -> None:
+        unknown = [m for m in self.metrics if m not in METRIC_SCORERS]
+        if unknown or not self.metrics:
+            raise ValueError(f"unknown metrics {unknown}; choose from {sorted(METRIC_SCORERS)}")
+        for name, limit in {**(self.limits or {}), **self.scorer_limits}.items():
+            if limit < 1:
+                raise ValueError(f"limit for {name!r} must be >= 1, got {limit}")
+        scorers = {METRIC_SCORERS[m] for m in self.metrics}
+        bad = [name for name in self.scorer_limits if name not in scorers]
+        if bad:
+            raise ValueError(f"--scorer-limit names {bad}, but the scorers in use are {sorted(scorers)}")
+        if self.n_resamples < 100:
+            raise ValueError(f"n_resamples must be >= 100, got {self.n_resamples}")
+
+    @property
+    def scorers(self) -> list[str]:
+        return list(dict.fromkeys(METRIC_SCORERS[m] for m in self.metrics))
+
+
+@dataclass(frozen=True)
+class MetaEvalResult:
+    """All numbers of a meta-evaluation; ``points`` holds (metric, human) pairs for plots."""
+
+    agreements: tuple[Agreement, ...]
+    common: tuple[Agreement, ...]
+    runs: dict[str, dict]
+    config: dict
+    points: dict[str, dict[str, tuple[list[float], list[float]]]]
+
+    def to_dict(self) -> dict:
+        return {"config": self.config, "runs": self.runs,
+                "agreements": [a.to_dict() for a in self.agreements],
+                "common_rows": [a.to_dict() for a in self.common]}
+
+
+def run_meta_eval(files: Sequence[str | Path], output_dir: str | Path, config: MetaEvalConfig,
+                  make_scorer: Callable[[str], object], *, run_config: RunConfig = RunConfig(),
+                  show_progress: bool = False) -> MetaEvalResult:
+    """Score every selected benchmark row with every scorer (resuming), then measure agreement.
+
+    ``make_scorer(name)`` builds the scorer called ``name`` (see :data:`METRIC_SCORERS`); it is
+    called once per scorer, only if some row still needs scoring or the run info is needed.
+    """
+    output_dir = Path(output_dir)
+    datasets = _load(files, config)
+    scorers: dict[str, object] = {}
+    runs: dict[str, dict] = {}
+    agreements: list[Agreement] = []
+    common: list[Agreement] = []
+    points: dict[str, dict] = {}
+    for dataset, rows in datasets.items():
+        metric_values: dict[str, dict[str, MetricValue]] = {}
+        for scorer_name in config.scorers:
+            if scorer_name not in scorers:
+                scorers[scorer_name] = make_scorer(scorer_name)
+                runs[scorer_name] = scorers[scorer_name].run_info()
+            subset = _subset(rows, config, scorer_name)
+            suffix = f".first{config.scorer_limits[scorer_name]}" if scorer_name in config.scorer_limits else ""
+            inputs = output_dir / "inputs" / f"{dataset}{suffix}.jsonl"
+            write_rows(subset, inputs)
+            scores_path = output_dir / "scores" / dataset / f"{scorer_name}{suffix}.jsonl"
+            logger.info("%s: %s on %d rows -> %s", dataset, scorer_name, len(subset), scores_path)
+            score_file(scorers[scorer_name], inputs, scores_path, fields=FieldMap(), config=run_config,
+                       show_progress=show_progress)
+            for metric in config.metrics:
+                if METRIC_SCORERS[metric] == scorer_name:
+                    metric_values[metric] = read_values(scores_path, metric)
+        for group, members in _groups(dataset, rows).items():
+            for metric in config.metrics:
+                agreements.append(agreement(metric, group, members, metric_values[metric],
+                                            seed=config.seed, n_resamples=config.n_resamples))
+            common.extend(_common(group, members, metric_values, config))
+        points[dataset] = {m: _points(rows, metric_values[m]) for m in config.metrics}
+    return MetaEvalResult(tuple(agreements), tuple(common), runs, _config_dict(config, files), points)
+
+
+def read_values(scores_path: Path, metric: str) -> dict[str, MetricValue]:
+    """Row id -> value of ``metric`` from a batch-runner score file (errors become null values)."""
+    values = {}
+    with open(scores_path, encoding="utf-8") as handle:
+        for line in handle:
+            record = json.loads(line)
+            if record.get("error"):
+                values[record["id"]] = MetricValue(None, f"error: {record['error']}")
+                continue
+            value = record["scores"][metric] if "scores" in record else record["score"]
+            values[record["id"]] = MetricValue(value, None if value is not None else record.get("reason"))
+    return values
+
+
+def write_outputs(result: MetaEvalResult, output_dir: str | Path) -> dict[str, Path]:
+    """meta_eval.json (every number), meta_eval.md (the tables), meta_eval.png (scatter plots)."""
+    from quals.reports.metaeval import plot_meta_eval, render_markdown
+
+    output_dir = Path(output_dir)
+    paths = {"json": output_dir / "meta_eval.json", "markdown": output_dir / "meta_eval.md",
+             "plot": output_dir / "meta_eval.png"}
+    write_json_atomic(paths["json"], result.to_dict())
+    paths["markdown"].write_text(render_markdown(result), encoding="utf-8")
+    plot_meta_eval(result.points, paths["plot"])
+    return paths
+
+
+def _load(files, config: MetaEvalConfig) -> dict[str, list[BenchmarkRow]]:
+    datasets: dict[str, list[BenchmarkRow]] = {}
+    for path in files:
+        for row in read_benchmark(path):
+            datasets.setdefault(row.dataset, []).append(row)
+    return {name: select_rows(rows, config.limits, config.seed) for name, rows in datasets.items()}
+
+
+def _subset(rows: list[BenchmarkRow], config: MetaEvalConfig, scorer_name: str) -> list[BenchmarkRow]:
+    limit = config.scorer_limits.get(scorer_name)
+    if limit is None:
+        return rows
+    taken: dict[str, int] = {}
+    subset = []
+    for row in rows:  # rows are in the seeded order per split: the first `limit` of each split
+        if taken.get(row.split, 0) < limit:
+            subset.append(row)
+            taken[row.split] = taken.get(row.split, 0) + 1
+    return subset
+
+
+def _groups(dataset: str, rows: list[BenchmarkRow]) -> dict[str, list[BenchmarkRow]]:
+    groups = {dataset: rows}
+    origins = sorted({r.origin for r in rows})
+    if len(origins) > 1:
+        groups.update({f"{dataset}/{o}": [r for r in rows if r.origin == o] for o in origins})
+    return groups
+
+
+def _common(group, members, metric_values, config) -> list[Agreement]:
+    """Agreement of every metric on the rows all metrics scored (only if that differs from all rows)."""
+    member_ids = {r.id for r in members}
+    scored = [{i for i, v in values.items() if v.value is not None} & member_ids for values in metric_values.values()]
+    ids = common_rows(members, metric_values)
+    if len(scored) < 2 or all(s == ids for s in scored):
+        return []
+    rows = [r for r in members if r.id in ids]
+    return [agreement(m, group, rows, {i: v for i, v in metric_values[m].items() if i in ids},
+                      seed=config.seed, n_resamples=config.n_resamples) for m in config.metrics]
+
+
+def _points(rows, values: dict[str, MetricValue]) -> tuple[list[float], list[float]]:
+    test = [r for r in rows if r.split == "test" and r.id in values and values[r.id].value is not None]
+    return [values[r.id].value for r in test], [r.score for r in test]
+
+
+def _config_dict(config: MetaEvalConfig, files) -> dict:
+    return {**asdict(config), "files": [str(Path(f).resolve()) for f in files]}
