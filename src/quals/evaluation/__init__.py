@@ -1,0 +1,1 @@
+"""Measuring metrics (agreement with human judgments) and summarizers (ROUGE, QUALS, significance)."""
