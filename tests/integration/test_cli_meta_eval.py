@@ -1,0 +1,118 @@
+"""``quals meta-eval`` end to end on a tiny model: selection, report files, baselines, resume."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+from fixtures.fake_qa import fake_generate
+
+from quals.batch.output import sidecar_path
+from quals.cli.main import main
+from quals.data.benchmarks import read_benchmark, select_rows
+from quals.metrics.baselines import LexicalBaselines, token_overlap
+from quals.metrics.quals import QUALS
+
+RUN = ["--no-progress", "--device", "cpu", "--bootstrap", "200", "--chunk-size", "3"]
+SMALL = ["--num-groups", "3", "--min-length", "1", "--max-length", "8", *RUN]
+
+
+def _bench_rows(dataset: str, n_test: int, n_valid: int) -> list[dict]:
+    rows = []
+    for split, n in (("test", n_test), ("valid", n_valid)):
+        for i in range(n):
+            bad = i % 3 == 0
+            rows.append({
+                "id": f"{dataset}-{split}-{i}", "dataset": dataset, "origin": "cnndm" if i % 2 else "xsum",
+                "split": split, "model_name": f"sys{i % 3}", "label": 0 if bad else 1,
+                "score": 0.2 if bad else 0.9 - 0.01 * i,
+                "document": f"The cat sat on the mat in Paris on day {i}. Officials said {i} people were hurt.",
+                "summary": (f"A dog ran in Rome on day {i + 7}." if bad else f"The cat sat on the mat on day {i}."),
+                "extra": {},
+            })
+    return rows
+
+
+@pytest.fixture
+def bench(tmp_path) -> Path:
+    folder = tmp_path / "bench"
+    folder.mkdir()
+    (folder / "small.jsonl").write_text("".join(json.dumps(r) + "\n" for r in _bench_rows("small", 9, 6)))
+    with gzip.open(folder / "other.jsonl.gz", "wt") as handle:
+        handle.writelines(json.dumps(r) + "\n" for r in _bench_rows("other", 6, 0))
+    return folder
+
+
+def test_meta_eval_writes_report_json_and_plot(bench, tiny_dirs, tmp_path, monkeypatch):
+    monkeypatch.setattr(QUALS, "generate", fake_generate)
+    out = tmp_path / "out"
+    code = main(["meta-eval", str(bench), "-o", str(out), "--model", str(tiny_dirs["llama"]),
+                 "--metrics", "quals,overlap,rouge2,loglik,pmi", *SMALL])
+    assert code == 0
+    report = json.loads((out / "meta_eval.json").read_text())
+    groups = {(a["metric"], a["group"]) for a in report["agreements"]}
+    assert ("quals", "small") in groups and ("pmi", "small/cnndm") in groups and ("overlap", "other/xsum") in groups
+    small = {a["metric"]: a for a in report["agreements"] if a["group"] == "small"}
+    assert small["overlap"]["n_test"] == 9 and small["overlap"]["n_valid_scored"] == 6
+    # Inconsistent summaries share few words with the document: overlap must rank them last.
+    assert small["overlap"]["roc_auc"] == pytest.approx(1.0)
+    assert small["overlap"]["threshold"] is not None and small["overlap"]["n_systems"] == 3
+    assert set(report["runs"]) == {"quals", "lexical", "likelihood"}
+    assert (out / "meta_eval.png").stat().st_size > 1000
+    markdown = (out / "meta_eval.md").read_text()
+    assert "| overlap |" in markdown and "## small/cnndm" in markdown
+
+
+def test_meta_eval_resumes_an_interrupted_run_to_identical_scores(bench, tiny_dirs, tmp_path):
+    args = ["meta-eval", str(bench / "small.jsonl"), "-o", str(tmp_path / "o"), "--model", str(tiny_dirs["llama"]),
+            "--metrics", "loglik,pmi", *RUN]
+    assert main(args) == 0
+    scores = tmp_path / "o" / "scores" / "small" / "likelihood.jsonl"
+    complete = scores.read_text()
+    report = (tmp_path / "o" / "meta_eval.json").read_text()
+    # Simulate a kill after the first chunk: the rerun must finish the file exactly as before.
+    scores.write_text("".join(complete.splitlines(keepends=True)[:3]) + '{"row": 3, "trunc')
+    sidecar = sidecar_path(scores)
+    info = json.loads(sidecar.read_text())
+    sidecar.write_text(json.dumps({**info, "complete": False}))
+    assert main(args) == 0
+    assert scores.read_text() == complete
+    assert (tmp_path / "o" / "meta_eval.json").read_text() == report
+
+
+def test_limits_and_scorer_limits_select_nested_seeded_subsets(bench, tmp_path):
+    out = tmp_path / "o"
+    assert main(["meta-eval", str(bench / "small.jsonl"), "-o", str(out), "--metrics", "overlap,rouge1",
+                 "--limit", "test=6,valid=4", "--seed", "3", "--no-progress", "--bootstrap", "200"]) == 0
+    inputs = [json.loads(line)["id"] for line in (out / "inputs" / "small.jsonl").read_text().splitlines()]
+    assert sum("-test-" in i for i in inputs) == 6 and sum("-valid-" in i for i in inputs) == 4
+    rows = read_benchmark(bench / "small.jsonl")
+    small = [r.id for r in select_rows(rows, {"test": 3, "valid": 2}, seed=3)]
+    large = [r.id for r in select_rows(rows, {"test": 6, "valid": 4}, seed=3)]
+    assert [i for i in large if "-test-" in i][:3] == [i for i in small if "-test-" in i]
+    assert small != [r.id for r in select_rows(rows, {"test": 3, "valid": 2}, seed=4)]
+
+
+def test_unknown_metric_and_bad_benchmark_rows_are_clear_errors(bench, tmp_path, capsys):
+    assert main(["meta-eval", str(bench), "-o", str(tmp_path / "o"), "--metrics", "bleu"]) == 2
+    assert "unknown metrics ['bleu']" in capsys.readouterr().err
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text(json.dumps({"id": "x", "dataset": "d", "origin": "o", "split": "test",
+                                  "document": "d", "summary": "s"}) + "\n")
+    assert main(["meta-eval", str(broken), "-o", str(tmp_path / "o2"), "--metrics", "overlap"]) == 2
+    assert "broken.jsonl:1: missing field(s) ['score']" in capsys.readouterr().err
+    assert main(["meta-eval", str(bench), "-o", str(tmp_path / "o3"), "--metrics", "overlap",
+                 "--num-groups", "5"]) == 2
+    assert "only apply when --metrics includes quals" in capsys.readouterr().err
+
+
+def test_lexical_baselines_by_hand():
+    assert token_overlap("The cat sat.", "the cat ran") == pytest.approx(2 / 3)
+    assert token_overlap("anything", "  ") is None
+    result = LexicalBaselines().score(["the cat sat on the mat"], ["the cat sat"])
+    values = result.examples[0].values
+    assert values["overlap"] == 1.0 and values["rouge1"] == 1.0 and values["rouge2"] == 1.0
+    empty = LexicalBaselines().score(["doc"], [""]).examples[0]
+    assert empty.score is None and empty.reason == "empty summary"

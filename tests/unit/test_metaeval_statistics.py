@@ -1,0 +1,127 @@
+"""Agreement statistics: against scipy, hand computations, and the valid/test discipline."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import stats
+
+from quals.data.benchmarks import BenchmarkRow
+from quals.evaluation.agreement import MetricValue, agreement
+from quals.evaluation.statistics import (
+    balanced_accuracy,
+    best_threshold,
+    bootstrap_interval,
+    correlation,
+    partial_correlation,
+    roc_auc,
+)
+
+X = [0.1, 0.4, 0.35, 0.8, 0.7, 0.2, 0.9, 0.5]
+Y = [0.0, 0.5, 0.3, 1.0, 0.6, 0.4, 0.8, 0.5]
+
+
+def test_correlations_match_scipy():
+    assert correlation(X, Y, "pearson") == pytest.approx(stats.pearsonr(X, Y).statistic)
+    assert correlation(X, Y, "spearman") == pytest.approx(stats.spearmanr(X, Y).statistic)
+    assert correlation(X, Y, "kendall") == pytest.approx(stats.kendalltau(X, Y).statistic)
+
+
+def test_correlation_of_constant_column_is_nan_not_an_error():
+    assert np.isnan(correlation([1.0, 1.0, 1.0], [0.1, 0.2, 0.3], "pearson"))
+    with pytest.raises(ValueError, match="method"):
+        correlation(X, Y, "cosine")
+
+
+def test_partial_correlation_equals_least_squares_residual_correlation():
+    """Hand computation: regress x and y on an intercept + one-hot systems, correlate residuals."""
+    rng = np.random.default_rng(3)
+    groups = np.array(["a"] * 10 + ["b"] * 10 + ["c"] * 10)
+    offsets = {"a": 0.0, "b": 2.0, "c": -1.0}
+    x = rng.normal(size=30) + np.array([offsets[g] for g in groups])
+    y = 0.5 * x + rng.normal(size=30) + np.array([3 * offsets[g] for g in groups])
+    design = np.column_stack([np.ones(30), groups == "b", groups == "c"]).astype(float)
+    rx = x - design @ np.linalg.lstsq(design, x, rcond=None)[0]
+    ry = y - design @ np.linalg.lstsq(design, y, rcond=None)[0]
+    assert partial_correlation(x, y, groups, "pearson") == pytest.approx(np.corrcoef(rx, ry)[0, 1])
+    # Spearman: the same on ranks.
+    rxr = stats.rankdata(x) - design @ np.linalg.lstsq(design, stats.rankdata(x), rcond=None)[0]
+    ryr = stats.rankdata(y) - design @ np.linalg.lstsq(design, stats.rankdata(y), rcond=None)[0]
+    assert partial_correlation(x, y, groups, "spearman") == pytest.approx(np.corrcoef(rxr, ryr)[0, 1])
+
+
+def test_partial_correlation_removes_a_system_effect():
+    """Within each system x and y are unrelated; across systems they move together."""
+    groups = ["a"] * 4 + ["b"] * 4
+    x = [0, 1, 0, 1, 10, 11, 10, 11]
+    y = [0, 0, 1, 1, 10, 10, 11, 11]
+    assert correlation(x, y, "pearson") > 0.9
+    assert partial_correlation(x, y, groups, "pearson") == pytest.approx(0.0, abs=1e-12)
+
+
+def test_roc_auc_by_hand_with_a_tie():
+    # positives 0.9, 0.5; negatives 0.5, 0.1: pairs (0.9>0.5), (0.9>0.1), (0.5=0.5 -> 1/2), (0.5>0.1)
+    assert roc_auc([0.9, 0.5, 0.5, 0.1], [1, 1, 0, 0]) == pytest.approx(3.5 / 4)
+    assert np.isnan(roc_auc([0.1, 0.2], [1, 1]))
+
+
+def test_balanced_accuracy_and_threshold():
+    scores = [0.1, 0.2, 0.3, 0.7, 0.8, 0.4]
+    labels = [0, 0, 0, 1, 1, 1]
+    assert balanced_accuracy(scores, labels, 0.35) == pytest.approx(1.0)
+    assert balanced_accuracy(scores, labels, 0.75) == pytest.approx((1 / 3 + 1) / 2)
+    threshold = best_threshold(scores, labels)
+    assert 0.3 < threshold <= 0.4
+    with pytest.raises(ValueError, match="both labels"):
+        best_threshold([0.1, 0.2], [1, 1])
+
+
+def test_bootstrap_interval_is_seeded_and_contains_the_estimate():
+    stat = lambda a, b: correlation(a, b, "spearman")  # noqa: E731
+    first = bootstrap_interval(stat, X, Y, seed=7, n_resamples=300)
+    assert first == bootstrap_interval(stat, X, Y, seed=7, n_resamples=300)
+    assert first != bootstrap_interval(stat, X, Y, seed=8, n_resamples=300)
+    assert first[0] <= stat(X, Y) <= first[1]
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.lists(st.floats(-5, 5), min_size=6, max_size=30), st.integers(0, 1000))
+def test_bootstrap_percentile_interval_is_ordered(values, seed):
+    y = [v * 0.5 + (i % 3) for i, v in enumerate(values)]
+    low, high = bootstrap_interval(lambda a, b: float(np.mean(a) - np.mean(b)), values, y, seed=seed,
+                                   n_resamples=200)
+    assert low <= high
+
+
+def _row(i: int, split: str, human: float, label: int, system: str = "s") -> BenchmarkRow:
+    return BenchmarkRow(id=f"{split}{i}", dataset="d", origin="cnndm", split=split, document="doc",
+                        summary="sum", model_name=system, label=label, score=human)
+
+
+def test_threshold_comes_from_valid_rows_only():
+    """Valid rows put the threshold at 0.5; test rows alone would put it at 0.15."""
+    valid = [_row(i, "valid", h, lab) for i, (h, lab) in enumerate([(0.0, 0), (0.2, 0), (1.0, 1), (0.9, 1)])]
+    test = [_row(i, "test", h, lab) for i, (h, lab) in enumerate([(0.0, 0), (0.5, 1), (1.0, 1), (0.2, 0)])]
+    values = {"valid0": 0.1, "valid1": 0.4, "valid2": 0.6, "valid3": 0.9,
+              "test0": 0.1, "test1": 0.2, "test2": 0.9, "test3": 0.12}
+    result = agreement("m", "d", valid + test, {k: MetricValue(v) for k, v in values.items()}, seed=0,
+                       n_resamples=200)
+    assert result.threshold == pytest.approx(0.5)
+    # On test: 0.2 (label 1) falls below 0.5 -> TPR 1/2, TNR 1 -> 0.75 (a test-chosen threshold gives 1.0).
+    assert result.balanced_accuracy == pytest.approx(0.75)
+    assert result.n_valid_scored == 4 and result.n_test == 4
+
+
+def test_nulls_are_excluded_and_counted_with_reasons():
+    rows = [_row(i, "test", h, int(h > 0.5), system=f"s{i % 2}") for i, h in enumerate([0.1, 0.9, 0.4, 0.8, 0.3, 0.7])]
+    values = {r.id: MetricValue(r.score * 2) for r in rows}
+    values["test0"] = MetricValue(None, "no kept pair")
+    values["test1"] = MetricValue(None, "no kept pair")
+    result = agreement("m", "d", rows, values, seed=0, n_resamples=200)
+    assert result.n_test == 6 and result.n_scored == 4
+    assert result.null_reasons == {"no kept pair": 2}
+    assert result.correlations["pearson"].value == pytest.approx(1.0)
+    assert result.n_systems == 2 and set(result.partial) == {"pearson", "spearman"}
+    assert "threshold" in (result.note or "")
