@@ -10,6 +10,7 @@
 #   SEED           seed of subset, split, order and init [13]
 #   OUT            output directory [runs/qagen-<backbone>-<MAX_EXAMPLES>-s<SEED>]
 #   EVAL_PASSAGES  dev passages for the generation numbers [20]
+#   LORA_R, LORA_ALPHA  LoRA rank and scale [8, 16]: r=8 on all 7 projections is 4.9 MB in float16
 #   INSTALL=1      copy the trained adapter into src/quals/models/adapters/<backbone>-*-qagen/
 #
 # Re-running the same command resumes from the last checkpoint (every 25 steps).
@@ -38,7 +39,7 @@ if [ ! -f "$OUT/quals_qagen.json" ]; then
     "$QA_DATA/squadshifts-amazon_reviews.json.gz" \
     --heldout "$QA_DATA/squad-v1.1-dev.json.gz" \
     -o "$OUT" --model "$MODEL" --lora \
-    --lora-r 16 --lora-alpha 32 --lora-dropout 0.05 --lora-target-modules all-linear \
+    --lora-r "${LORA_R:-8}" --lora-alpha "${LORA_ALPHA:-16}" --lora-dropout 0.05 --lora-target-modules all-linear \
     --max-examples "$MAX_EXAMPLES" --seed "$SEED" \
     --num-train-epochs 1 --batch-size 8 --gradient-accumulation-steps 1 --learning-rate 2e-4 \
     --eval-size 100 --eval-steps 50 --save-steps 25 --logging-steps 5 \
