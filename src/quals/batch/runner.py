@@ -1,5 +1,8 @@
 """Score a file of (document, summary) rows into JSONL: resumable, shardable, failure-isolating.
 
+:func:`map_rows` is the engine underneath, for any per-row stage (summary generation, ConSeq
+candidates, evaluation metrics): same chunking, sidecar, resume and ordered merge.
+
 Under ``accelerate launch`` / ``torchrun`` (``WORLD_SIZE`` > 1) chunk k goes to process
 k % world; each process writes its own part and the first process merges the parts in input order.
 """
@@ -8,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -38,6 +41,12 @@ class Scorer(Protocol):
     def count_tokens(self, text: str) -> int: ...
 
 
+class RowMapper(Protocol):
+    """Any per-row stage (scoring, generation, ...): one JSON-ready record per row, each with ``row``."""
+
+    def records(self, rows: list) -> list[dict]: ...
+
+
 @dataclass(frozen=True)
 class RunConfig:
     chunk_size: int = field(default=16, metadata={"help": "Rows per scoring call and per resume unit."})
@@ -58,7 +67,7 @@ def _world() -> tuple[int, int]:
     return int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
 
 
-def _chunks(rows: Iterator[Row], size: int) -> Iterator[tuple[int, list[Row]]]:
+def _chunks(rows: Iterator, size: int) -> Iterator[tuple[int, list]]:
     chunk: list[Row] = []
     for row in rows:
         chunk.append(row)
@@ -120,23 +129,65 @@ def score_file(scorer: Scorer, input_path: str | Path, output: str | Path, *, fi
     Raises:
         FileExistsError: ``output`` exists from a run with other settings (and not ``overwrite``).
     """
+    info = {"run": scorer.run_info(), "input": str(Path(input_path).resolve()), "fields": asdict(fields)}
+    return score_rows(scorer, read_rows(input_path, fields, input_format), output, info=info, config=config,
+                      show_progress=show_progress,
+                      count=(lambda: count_rows(input_path, input_format)) if show_progress else None)
+
+
+def score_rows(scorer: Scorer, rows: Iterable[Row], output: str | Path, *, info: dict,
+               config: RunConfig = RunConfig(), show_progress: bool = False,
+               count: Callable[[], int] | None = None) -> CorpusSummary:
+    """:func:`score_file` over rows from anywhere (e.g. built in memory from another stage's output).
+
+    ``info`` names the input (it goes into the run sidecar next to the scorer's ``run_info`` and
+    ``config``); ``rows`` must be in ``index`` order, indices counting from 0.
+    """
+    info = {**info, "chunk_size": config.chunk_size, "details": config.details,
+            "max_document_tokens": config.max_document_tokens}
+    map_rows(_ChunkScorer(scorer, config), rows, output, info=info, chunk_size=config.chunk_size,
+             overwrite=config.overwrite, show_progress=show_progress, count=count, desc="scoring")
+    return summarize(Path(output))
+
+
+def map_rows(mapper: RowMapper, rows: Iterable, output: str | Path, *, info: dict, chunk_size: int = 16,
+             overwrite: bool = False, show_progress: bool = False, count: Callable[[], int] | None = None,
+             desc: str = "processing") -> None:
+    """Write ``mapper.records(chunk)`` for every chunk of ``rows`` to ``output`` (JSONL), resumably.
+
+    The generic engine of :func:`score_file`: fixed chunks aligned to absolute row numbers, a run
+    sidecar holding ``info`` (a rerun with different ``info`` refuses to mix outputs), resume after
+    the last complete chunk, and under ``WORLD_SIZE`` > 1 chunk k on process k % world with an
+    ordered merge by the first process. Rows need an ``index`` attribute (0, 1, 2, ... in order).
+
+    Args:
+        mapper: makes one record (a dict with ``"row"``) per row of a chunk.
+        rows: the input rows, in index order; every process iterates all of them.
+        output: the JSONL file to write.
+        info: what determines the output (model, settings, input); JSON-serialisable.
+        chunk_size: rows per ``records`` call and per resume unit.
+        overwrite: discard an existing output instead of resuming.
+        show_progress: progress bar on stderr.
+        count: returns the number of rows, for the progress bar's ETA (called only when needed).
+        desc: progress bar label.
+
+    Raises:
+        FileExistsError: ``output`` exists from a run with other ``info`` (and not ``overwrite``).
+    """
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
     output = Path(output)
     rank, world = _world()
-    info = {"run": scorer.run_info(), "input": str(Path(input_path).resolve()), "fields": asdict(fields),
-            "chunk_size": config.chunk_size, "details": config.details,
-            "max_document_tokens": config.max_document_tokens}
-    if world > 1 and not config.overwrite and _is_complete(output, info):
-        return summarize(output)
+    if world > 1 and not overwrite and _is_complete(output, info):
+        return
     target = output if world == 1 else part_path(output, rank, world)
-    if _prepare(target, info, config.overwrite):
+    if _prepare(target, info, overwrite):
         logger.info("%s is already complete", target)
     else:
-        total = count_rows(input_path, input_format) if show_progress else None
-        _run(_ChunkScorer(scorer, config), read_rows(input_path, fields, input_format), target, info,
-             config.chunk_size, rank, world, show_progress, total)
+        total = count() if (show_progress and count is not None) else None
+        _run(mapper, iter(rows), target, info, chunk_size, rank, world, show_progress, total, desc)
     if world > 1:
         _merge(output, info, world, rank)
-    return summarize(output)
 
 
 def _is_complete(output: Path, info: dict) -> bool:
@@ -177,8 +228,8 @@ def _prepare(target: Path, info: dict, overwrite: bool) -> bool:
     return False
 
 
-def _run(chunk_scorer: _ChunkScorer, rows: Iterator[Row], target: Path, info: dict, chunk_size: int,
-         rank: int, world: int, show_progress: bool, total: int | None) -> None:
+def _run(mapper: RowMapper, rows: Iterator, target: Path, info: dict, chunk_size: int,
+         rank: int, world: int, show_progress: bool, total: int | None, desc: str) -> None:
     from tqdm.auto import tqdm
 
     done = recover(target, chunk_size)
@@ -187,12 +238,12 @@ def _run(chunk_scorer: _ChunkScorer, rows: Iterator[Row], target: Path, info: di
         chunks = [c for c in range(-(-total // chunk_size)) if c % world == rank and c not in done]
         mine = sum(min(chunk_size, total - c * chunk_size) for c in chunks)
     with open(target, "a", encoding="utf-8") as handle, \
-            tqdm(total=mine, desc=f"scoring{f' [{rank}/{world}]' if world > 1 else ''}", unit="row",
+            tqdm(total=mine, desc=f"{desc}{f' [{rank}/{world}]' if world > 1 else ''}", unit="row",
                  disable=not show_progress) as bar:
         for chunk_id, chunk in _chunks(rows, chunk_size):
             if chunk_id % world != rank or chunk_id in done:
                 continue
-            lines = [dumps_record(record) + "\n" for record in chunk_scorer.records(chunk)]
+            lines = [dumps_record(record) + "\n" for record in mapper.records(chunk)]
             handle.write("".join(lines))
             handle.flush()
             os.fsync(handle.fileno())

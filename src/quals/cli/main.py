@@ -11,11 +11,24 @@ import sys
 from collections.abc import Sequence
 
 from quals.cli import annotate as annotate_cmd
+from quals.cli import conseq as conseq_cmd
+from quals.cli import eval_qagen as eval_qagen_cmd
+from quals.cli import evaluate_summaries as evaluate_summaries_cmd
 from quals.cli import explain as explain_cmd
 from quals.cli import meta_eval as meta_eval_cmd
 from quals.cli import score as score_cmd
+from quals.cli import summarize as summarize_cmd
+from quals.cli import train_qagen as train_qagen_cmd
+from quals.cli import train_summarizer as train_summarizer_cmd
 
-COMMANDS = {"score": score_cmd, "explain": explain_cmd, "meta-eval": meta_eval_cmd, "annotate": annotate_cmd}
+# In pipeline order: score and explain, meta-evaluate, train a QAGen, summarize and train summarizers
+# (MLE, ConSeq), evaluate them, and run a human study.
+COMMANDS = {
+    "score": score_cmd, "explain": explain_cmd, "meta-eval": meta_eval_cmd,
+    "train-qagen": train_qagen_cmd, "eval-qagen": eval_qagen_cmd,
+    "summarize": summarize_cmd, "train-summarizer": train_summarizer_cmd, "conseq": conseq_cmd,
+    "evaluate-summaries": evaluate_summaries_cmd, "annotate": annotate_cmd,
+}
 
 
 def build_parser() -> argparse.ArgumentParser:

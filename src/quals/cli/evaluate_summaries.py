@@ -1,0 +1,89 @@
+"""``quals evaluate-summaries SYSTEM.jsonl... --test TEST -o DIR``: compare summarizers on a test set.
+
+Each SYSTEM file holds one summary per test row, in test order (``quals summarize`` writes them).
+Per-row ROUGE-1/2/L, entity precision, QUALS and optionally QAGS go to ``DIR/NAME.jsonl``
+(resumable; the entity metric uses the ``--spacy-model`` pipeline); ``DIR/table.md`` and
+``DIR/results.json`` compare every system with the first
+(paired bootstrap). The table is also printed on stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from quals.cli.common import add_model_flags, add_qags_flags, add_quals_flags
+
+HELP = "Evaluate and compare systems' summaries: ROUGE, entity precision, QUALS, QAGS, paired bootstrap."
+DEFAULT_METRICS = "rouge,entities,quals"
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("systems", type=Path, nargs="+",
+                        help="One JSONL file of summaries per system; the first is the baseline.")
+    parser.add_argument("--test", type=Path, required=True, help="Test rows with documents and references.")
+    parser.add_argument("-o", "--output", type=Path, required=True, help="Directory for per-row scores and tables.")
+    parser.add_argument("--name", action="append", default=None,
+                        help="Name of each system, in order (repeat; default: the file names without suffix).")
+    parser.add_argument("--metrics", default=DEFAULT_METRICS,
+                        help=f"Comma-separated subset of rouge,entities,quals,qags (default: {DEFAULT_METRICS}).")
+    parser.add_argument("--input-format", choices=("jsonl", "csv", "parquet"), default=None,
+                        help="Format of the test file (default: from the file name).")
+    parser.add_argument("--document-field", default="document", help="Test field with the document.")
+    parser.add_argument("--reference-field", default="summary", help="Test field with the reference summary.")
+    parser.add_argument("--summary-field", default="summary", help="System field with the summary.")
+    parser.add_argument("--id-field", default="id", help="Row id field, checked to agree between files.")
+    parser.add_argument("--bootstrap-resamples", type=int, default=1000, help="Paired bootstrap resamples.")
+    parser.add_argument("--bootstrap-seed", type=int, default=0, help="Bootstrap seed (default: 0).")
+    parser.add_argument("--chunk-size", type=int, default=16, help="Rows per scoring call and resume unit.")
+    parser.add_argument("--overwrite", action="store_true", help="Rescore instead of resuming.")
+    parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True,
+                        help="Progress bars on stderr (default: on).")
+    add_model_flags(parser)
+    add_quals_flags(parser)
+    add_qags_flags(parser)
+
+
+def _metrics(text: str) -> list[str]:
+    from quals.evaluation.summaries import METRICS
+
+    metrics = [m.strip() for m in text.split(",") if m.strip()]
+    unknown = [m for m in metrics if m not in METRICS]
+    if unknown or not metrics:
+        raise ValueError(f"--metrics takes a comma-separated subset of {', '.join(METRICS)}; got {text!r}")
+    return metrics
+
+
+def run(args: argparse.Namespace) -> int:
+    import os
+
+    from quals.cli.common import build_quals, qags_settings
+    from quals.evaluation.summaries import SummaryEvaluator, evaluate_systems, markdown_table
+    from quals.metrics.qags_config import DEFAULT_SPACY_MODEL
+
+    metrics = _metrics(args.metrics)
+    names = args.name or [path.stem for path in args.systems]
+    if len(names) != len(args.systems):
+        raise ValueError(f"{len(names)} --name values for {len(args.systems)} system files")
+    quals = build_quals(args, show_progress=False) if "quals" in metrics else None
+    qags = None
+    if "qags" in metrics:
+        from quals.cli.common import _device
+        from quals.metrics.qags import QAGS
+        from quals.models.packaged import DEFAULT_MODEL
+
+        qags = QAGS(args.model or DEFAULT_MODEL, qg_model=args.qg_model, qa_model=args.qa_model,
+                    device=_device(args.device), dtype=args.dtype, batch_size=args.batch_size,
+                    qagen=quals.qagen if quals is not None else None, **qags_settings(args))
+    evaluator = SummaryEvaluator(metrics, quals=quals, qags=qags, spacy_model=args.spacy_model or DEFAULT_SPACY_MODEL)
+    results = evaluate_systems(evaluator, args.test, list(zip(names, args.systems)), args.output,
+                               document_field=args.document_field, reference_field=args.reference_field,
+                               summary_field=args.summary_field, id_field=args.id_field or None,
+                               input_format=args.input_format, chunk_size=args.chunk_size, overwrite=args.overwrite,
+                               n_resamples=args.bootstrap_resamples, seed=args.bootstrap_seed,
+                               show_progress=args.progress)
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(markdown_table(results, evaluator.columns))
+        print(f"per-row scores, results.json and table.md -> {args.output}", file=sys.stderr)
+    return 0

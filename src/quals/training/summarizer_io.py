@@ -1,0 +1,298 @@
+"""Summarizer models: text layout, loading (full models and LoRA adapters) and the info file.
+
+A summarizer is any Hugging Face encoder-decoder (the paper: BART) or decoder-only model:
+
+- encoder-decoder: the document is the encoder input, the summary the decoder target (the
+  tokenizer's own target layout, as HF's ``run_summarization.py``);
+- decoder-only: the document sits in a prompt (the tokenizer's chat template when it has one,
+  user turn = instruction + document, assistant turn = summary; else a plain
+  ``instruction / Article: ... / Summary:`` text) and the summary continues it, ending with EOS.
+  Training labels are -100 on the prompt. The document is tokenized apart from the template so it
+  can be cut to ``max_source_tokens`` without re-tokenizing the template.
+
+A trained summarizer directory holds safetensors weights (or a LoRA adapter), the tokenizer and
+``quals_summarizer.json``: the text layout it was trained with and, for an adapter, the base
+model it applies to (``packaged:`` id, directory or hub id) with that base's fingerprint.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import warnings
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from quals.models.device import resolve_device, resolve_dtype
+from quals.models.fingerprint import directory_fingerprint
+from quals.models.packaged import is_packaged, packaged_model_dir, packaged_spec
+from quals.training.summarizer_config import DEFAULT_INSTRUCTION, DEFAULT_SUMMARIZER
+
+logger = logging.getLogger(__name__)
+
+INFO_FILE = "quals_summarizer.json"
+ADAPTER_CONFIG = "adapter_config.json"
+_MARKER = "\x00DOCUMENT\x00"
+
+
+@dataclass(frozen=True)
+class SummaryFormat:
+    """How documents and summaries become tokens.
+
+    Attributes:
+        family: ``seq2seq`` or ``causal``.
+        instruction: decoder-only: the instruction before the document.
+        chat: decoder-only: the prompt is the tokenizer's chat template.
+        max_source_tokens: document tokens kept (the rest is cut, and the output says so).
+        max_summary_tokens: target tokens kept in training, EOS included.
+    """
+
+    family: str
+    instruction: str = DEFAULT_INSTRUCTION
+    chat: bool = False
+    max_source_tokens: int = 1024
+    max_summary_tokens: int = 256
+
+    def __post_init__(self) -> None:
+        if self.family not in ("seq2seq", "causal"):
+            raise ValueError(f"family must be 'seq2seq' or 'causal', got {self.family!r}")
+        if self.max_source_tokens < 1 or self.max_summary_tokens < 2:
+            raise ValueError("max_source_tokens must be >= 1 and max_summary_tokens >= 2")
+
+
+@dataclass
+class Summarizer:
+    """A loaded summarizer. Build with :func:`load_summarizer`.
+
+    Attributes:
+        model: the network (a ``PeftModel`` while an adapter is being trained).
+        tokenizer: its tokenizer.
+        format: the text layout.
+        model_id: what was asked for.
+        fingerprint: hash of the weights (adapter and base).
+        base_model: for an adapter, the base model id it applies to; else ``model_id``.
+    """
+
+    model: object
+    tokenizer: object
+    format: SummaryFormat
+    model_id: str
+    fingerprint: str
+    base_model: str
+    _prompt: tuple[list[int], list[int]] = field(default=None, repr=False)
+    _summary_prefix: str = field(default="", repr=False)
+
+    def __post_init__(self) -> None:
+        self.set_format(self.format)
+
+    def set_format(self, fmt: SummaryFormat) -> None:
+        """Use another text layout (e.g. new token limits for training)."""
+        self.format = fmt
+        self._prompt, self._summary_prefix = _prompt_pieces(self.tokenizer, fmt)
+
+    @property
+    def eos_token_id(self) -> int:
+        eos = self.tokenizer.eos_token_id
+        if eos is None:
+            eos = getattr(self.model.config, "eos_token_id", None)
+        if isinstance(eos, (list, tuple)):
+            eos = eos[0]
+        if eos is None:
+            raise ValueError(f"{self.model_id} defines no EOS token")
+        return int(eos)
+
+    @property
+    def pad_token_id(self) -> int:
+        pad = self.tokenizer.pad_token_id
+        return self.eos_token_id if pad is None else int(pad)
+
+    def tokenize(self, text: str) -> list[int]:
+        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def encode_source(self, document: str) -> tuple[list[int], bool]:
+        """Model input ids of a document and whether the document was cut."""
+        limit = self.format.max_source_tokens
+        if self.format.family == "seq2seq":
+            ids = list(self.tokenizer(document)["input_ids"])
+            if len(ids) <= limit:
+                return ids, False
+            specials = self.tokenizer.num_special_tokens_to_add(pair=False)
+            body = self.tokenize(document)[:max(1, limit - specials)]
+            return list(self.tokenizer.build_inputs_with_special_tokens(body)), True
+        body = self.tokenize(document)
+        prefix, suffix = self._prompt
+        return prefix + body[:limit] + suffix, len(body) > limit
+
+    def encode_summary(self, summary: str) -> list[int]:
+        """Training target ids of a summary (EOS included), cut to ``max_summary_tokens``."""
+        limit = self.format.max_summary_tokens
+        if self.format.family == "seq2seq":
+            ids = list(self.tokenizer(text_target=summary)["input_ids"])
+            return ids if len(ids) <= limit else ids[:limit - 1] + [ids[-1]]
+        ids = self.tokenize(self._summary_prefix + summary.strip())[:limit - 1]
+        return ids + [self.eos_token_id]
+
+    def encode_example(self, document: str, summary: str) -> dict[str, list[int]]:
+        """``input_ids`` and ``labels`` of one training example (labels -100 on the prompt)."""
+        source, _ = self.encode_source(document)
+        target = self.encode_summary(summary)
+        if self.format.family == "seq2seq":
+            return {"input_ids": source, "attention_mask": [1] * len(source), "labels": target}
+        return {"input_ids": source + target, "attention_mask": [1] * (len(source) + len(target)),
+                "labels": [-100] * len(source) + target}
+
+    def decode(self, token_ids) -> str:
+        return self.tokenizer.decode(list(token_ids), skip_special_tokens=True).strip()
+
+
+def _prompt_pieces(tokenizer, fmt: SummaryFormat) -> tuple[tuple[list[int], list[int]], str]:
+    """Token ids before and after the document, and the text put before the summary."""
+    if fmt.family == "seq2seq":
+        return ([], []), ""
+    from quals.models.backbone import _special_wrapping
+
+    user = f"{fmt.instruction}\n\n"
+    if fmt.chat:
+        rendered = tokenizer.apply_chat_template([{"role": "user", "content": user + _MARKER}], tokenize=False,
+                                                 add_generation_prompt=True)
+        if rendered.count(_MARKER) != 1:
+            raise ValueError("the chat template does not keep the document in one piece")
+        prefix, suffix = rendered.split(_MARKER)
+        summary_prefix = ""
+    else:
+        prefix, suffix, summary_prefix = f"{user}Article: ", "\n\nSummary:", " "
+    encode = lambda text: list(tokenizer(text, add_special_tokens=False)["input_ids"])  # noqa: E731
+    prefix_ids = encode(prefix)
+    bos, _ = _special_wrapping(tokenizer)
+    if bos and prefix_ids[:len(bos)] != bos:
+        prefix_ids = bos + prefix_ids
+    return (prefix_ids, encode(suffix)), summary_prefix
+
+
+def default_format(tokenizer, family: str, instruction: str = DEFAULT_INSTRUCTION, max_source_tokens: int = 1024,
+                   max_summary_tokens: int = 256) -> SummaryFormat:
+    """The layout for a model never trained by quals: chat template when the tokenizer has one."""
+    chat = family == "causal" and bool(getattr(tokenizer, "chat_template", None))
+    return SummaryFormat(family=family, instruction=instruction, chat=chat, max_source_tokens=max_source_tokens,
+                         max_summary_tokens=max_summary_tokens)
+
+
+# ----- the info file ---------------------------------------------------------------------------
+def read_info(directory: Path | None) -> dict | None:
+    if directory is None or not (directory / INFO_FILE).is_file():
+        return None
+    return json.loads((directory / INFO_FILE).read_text())
+
+
+def write_info(directory: Path, info: dict) -> None:
+    tmp = directory / (INFO_FILE + ".tmp")
+    tmp.write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
+    tmp.replace(directory / INFO_FILE)
+
+
+def base_fingerprint(model: str) -> str:
+    """Fingerprint of a plain (non-adapter) model: packaged checksum, directory hash or hub id."""
+    if is_packaged(model):
+        return "sha256:" + packaged_spec(model).sha256
+    if Path(model).is_dir():
+        return directory_fingerprint(Path(model))
+    return f"hub:{model}"
+
+
+def canonical_id(model: str) -> str:
+    """A model id that still names the same model from another working directory."""
+    if not is_packaged(model) and Path(model).is_dir():
+        return str(Path(model).resolve())
+    return model
+
+
+def is_adapter(model: str) -> bool:
+    return not is_packaged(model) and (Path(model) / ADAPTER_CONFIG).is_file()
+
+
+# ----- loading ---------------------------------------------------------------------------------
+@contextlib.contextmanager
+def quiet_peft():
+    """peft 0.21 reads a property transformers 5.x deprecated; hide that FutureWarning (only it)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+        yield
+
+
+def _load_plain(model: str, torch_dtype):
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
+
+    source = packaged_model_dir(model) if is_packaged(model) else model
+    config = AutoConfig.from_pretrained(source, trust_remote_code=False)
+    loader = AutoModelForSeq2SeqLM if config.is_encoder_decoder else AutoModelForCausalLM
+    network = loader.from_pretrained(source, dtype=torch_dtype, use_safetensors=True, trust_remote_code=False)
+    tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=False)
+    return network, tokenizer
+
+
+def load_summarizer(model: str = DEFAULT_SUMMARIZER, *, device: str = "auto", dtype: str = "auto",
+                    trainable_adapter: bool = False, fmt: SummaryFormat | None = None) -> Summarizer:
+    """Load a summarizer by hub id, directory, ``packaged:NAME`` or LoRA adapter directory.
+
+    Args:
+        model: what to load. An adapter directory (``adapter_config.json``) must carry
+            ``quals_summarizer.json`` naming its base model, as ``quals train-summarizer --lora``
+            writes it.
+        device: ``auto``, ``cpu``, ``cuda[:N]`` or ``mps``; ``None`` leaves the model on the CPU
+            (training: the Trainer places it).
+        dtype: ``auto``, ``float32``, ``bfloat16`` or ``float16``.
+        trainable_adapter: keep an adapter as a trainable ``PeftModel`` (to train it further)
+            instead of merging it into the base weights.
+        fmt: override the text layout (default: the directory's, else :func:`default_format`).
+
+    Raises:
+        ValueError: an adapter without its base model record, or whose base weights changed.
+    """
+    import torch
+
+    torch_device = resolve_device(device) if device is not None else torch.device("cpu")
+    torch_dtype = resolve_dtype(dtype, torch_device)
+    directory = Path(model) if not is_packaged(model) and Path(model).is_dir() else None
+    info = read_info(directory)
+    if info is not None and not info.get("complete", True):
+        raise ValueError(f"{model} holds an unfinished training run; rerun its training command to resume it")
+    if is_adapter(model):
+        if info is None or not info.get("base_model"):
+            raise ValueError(f"{model} is a LoRA adapter without {INFO_FILE} naming its base model; "
+                             f"train it with `quals train-summarizer --lora` or write that file")
+        base = info["base_model"]
+        recorded, current = info.get("base_fingerprint"), base_fingerprint(base)
+        if recorded and recorded != current:
+            raise ValueError(f"the base model {base} of adapter {model} has changed "
+                             f"(recorded {recorded}, now {current})")
+        from peft import PeftModel
+
+        network, tokenizer = _load_plain(base, torch_dtype)
+        with quiet_peft():
+            network = PeftModel.from_pretrained(network, str(directory), is_trainable=trainable_adapter)
+            if not trainable_adapter:
+                network = network.merge_and_unload()
+        if (directory / "tokenizer_config.json").is_file():
+            from transformers import AutoTokenizer
+
+            tokenizer = AutoTokenizer.from_pretrained(directory, trust_remote_code=False)
+        fingerprint = f"{directory_fingerprint(directory)}+base:{current}"
+    else:
+        base = canonical_id(model)
+        network, tokenizer = _load_plain(model, torch_dtype)
+        fingerprint = base_fingerprint(model)
+    if tokenizer.pad_token is None:  # batches need padding; it is always masked out
+        tokenizer.pad_token = tokenizer.eos_token
+    network.to(torch_device)
+    family = "seq2seq" if network.config.is_encoder_decoder else "causal"
+    if fmt is None:
+        fmt = SummaryFormat(**info["format"]) if info and "format" in info else default_format(tokenizer, family)
+    if fmt.family != family:
+        raise ValueError(f"text layout is for {fmt.family} models but {model} is {family}")
+    logger.info("loaded summarizer %s (%s, %s, %s)", model, family, torch_device, torch_dtype)
+    return Summarizer(network, tokenizer, fmt, model_id=model, fingerprint=fingerprint, base_model=base)
+
+
+def format_dict(fmt: SummaryFormat) -> dict:
+    return asdict(fmt)
