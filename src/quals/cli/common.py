@@ -110,7 +110,7 @@ def build_scorer(args: argparse.Namespace, show_progress: bool = True):
     from quals.models.packaged import DEFAULT_MODEL
 
     return QAGS(args.model or DEFAULT_MODEL, qg_model=args.qg_model, qa_model=args.qa_model,
-                device=_device(args.device), dtype=args.dtype, batch_size=args.batch_size,
+                device=launcher_device(args.device), dtype=args.dtype, batch_size=args.batch_size,
                 show_progress=show_progress, **qags_settings(args))
 
 
@@ -118,11 +118,11 @@ def build_quals(args: argparse.Namespace, show_progress: bool = True):
     from quals.metrics.quals import QUALS
     from quals.models.packaged import DEFAULT_MODEL
 
-    return QUALS(args.model or DEFAULT_MODEL, device=_device(args.device), dtype=args.dtype,
+    return QUALS(args.model or DEFAULT_MODEL, device=launcher_device(args.device), dtype=args.dtype,
                  batch_size=args.batch_size, show_progress=show_progress, **quals_settings(args))
 
 
-def _device(device: str) -> str:
+def launcher_device(device: str) -> str:
     """Under a distributed launcher each process takes its own GPU."""
     import os
 

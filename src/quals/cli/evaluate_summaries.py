@@ -69,12 +69,12 @@ def run(args: argparse.Namespace) -> int:
     quals = build_quals(args, show_progress=False) if "quals" in metrics else None
     qags = None
     if "qags" in metrics:
-        from quals.cli.common import _device
+        from quals.cli.common import launcher_device
         from quals.metrics.qags import QAGS
         from quals.models.packaged import DEFAULT_MODEL
 
         qags = QAGS(args.model or DEFAULT_MODEL, qg_model=args.qg_model, qa_model=args.qa_model,
-                    device=_device(args.device), dtype=args.dtype, batch_size=args.batch_size,
+                    device=launcher_device(args.device), dtype=args.dtype, batch_size=args.batch_size,
                     qagen=quals.qagen if quals is not None else None, **qags_settings(args))
     evaluator = SummaryEvaluator(metrics, quals=quals, qags=qags, spacy_model=args.spacy_model or DEFAULT_SPACY_MODEL)
     results = evaluate_systems(evaluator, args.test, list(zip(names, args.systems)), args.output,

@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _scorer_factory(args: argparse.Namespace, config):
     """Build scorers on demand; QUALS, QAGS and the likelihood baselines share one loaded backbone."""
-    from quals.cli.common import _device
+    from quals.cli.common import launcher_device
     from quals.models.packaged import DEFAULT_MODEL
 
     shared: dict[str, object] = {}
@@ -92,7 +92,7 @@ def _scorer_factory(args: argparse.Namespace, config):
             from quals.qagen import QAGen
 
             window = {k: v for k, v in quals_settings(args).items() if k in ("window_tokens", "window_overlap")}
-            shared["qagen"] = QAGen(args.model or DEFAULT_MODEL, device=_device(args.device), dtype=args.dtype,
+            shared["qagen"] = QAGen(args.model or DEFAULT_MODEL, device=launcher_device(args.device), dtype=args.dtype,
                                     batch_size=args.batch_size, **window)
         return shared["qagen"]
 

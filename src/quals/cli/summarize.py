@@ -61,11 +61,11 @@ def decoding_from_args(args: argparse.Namespace) -> DecodingConfig:
 def load_for_generation(model: str | None, device: str, dtype: str, max_source_tokens: int | None):
     from dataclasses import replace
 
-    from quals.cli.common import _device
+    from quals.cli.common import launcher_device
     from quals.training.summarizer_config import DEFAULT_SUMMARIZER
     from quals.training.summarizer_io import load_summarizer
 
-    summarizer = load_summarizer(model or DEFAULT_SUMMARIZER, device=_device(device), dtype=dtype)
+    summarizer = load_summarizer(model or DEFAULT_SUMMARIZER, device=launcher_device(device), dtype=dtype)
     if max_source_tokens is not None:
         summarizer.set_format(replace(summarizer.format, max_source_tokens=max_source_tokens))
     return summarizer

@@ -47,7 +47,9 @@ def detect_format(path: Path, explicit: str | None = None) -> str:
     raise ValueError(f"cannot tell the format of {path} from its name; pass --input-format {'|'.join(FORMATS)}")
 
 
-def _raw_records(path: Path, fmt: str) -> Iterator[tuple[dict | None, str | None]]:
+def read_records(path: Path, fmt: str) -> Iterator[tuple[dict | None, str | None]]:
+    """Raw records in file order as ``(record, None)`` or ``(None, why it is malformed)``; for
+    readers whose rows are not (document, summary) pairs, e.g. documents to summarize."""
     if fmt == "jsonl":
         opener = _open_text(path)
         with opener as handle:
@@ -104,7 +106,7 @@ def read_rows(path: str | Path, fields: FieldMap = FieldMap(), fmt: str | None =
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"input file {path} does not exist")
-    for index, (record, problem) in enumerate(_raw_records(path, detect_format(path, fmt))):
+    for index, (record, problem) in enumerate(read_records(path, detect_format(path, fmt))):
         if problem is not None:
             yield Row(index, None, None, None, problem)
             continue

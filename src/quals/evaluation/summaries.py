@@ -169,11 +169,11 @@ def _scores(scorer, rows: list[EvalRow]) -> list[float | None]:
 
 # ----- files -----------------------------------------------------------------------------------
 def _records(path: Path, input_format: str | None = None) -> list[tuple[dict | None, str | None]]:
-    from quals.data.readers import _raw_records
+    from quals.data.readers import read_records
 
     if not path.is_file():
         raise FileNotFoundError(f"input file {path} does not exist")
-    return list(_raw_records(path, detect_format(path, input_format)))
+    return list(read_records(path, detect_format(path, input_format)))
 
 
 def join_rows(test_path: Path, system_path: Path, *, document_field: str = "document",

@@ -57,7 +57,7 @@ class DecodeState:
                 setattr(self, name, value.index_select(0, rows))
 
 
-def _special_wrapping(tokenizer) -> tuple[list[int], list[int]]:
+def special_wrapping(tokenizer) -> tuple[list[int], list[int]]:
     """The special tokens the tokenizer puts before and after a text (e.g. BART's <s> ... </s>)."""
     probe = "quals"
     plain = tokenizer(probe, add_special_tokens=False)["input_ids"]
@@ -97,7 +97,7 @@ class Backbone:
         self.device = next(model.parameters()).device
         self.eos_token_id = self._eos_token_id()
         self.pad_token_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else self.eos_token_id
-        self._special_prefix, self._special_suffix = _special_wrapping(tokenizer)
+        self._special_prefix, self._special_suffix = special_wrapping(tokenizer)
         self._structural_ids = {self.eos_token_id, self.pad_token_id} | {
             t for t in (tokenizer.bos_token_id, model.config.decoder_start_token_id
                         if model.config.is_encoder_decoder else None) if t is not None}

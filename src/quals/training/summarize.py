@@ -200,13 +200,13 @@ def read_documents(path: str | Path, document_field: str = "document", reference
                    id_field: str | None = "id", input_format: str | None = None) -> Iterator[Row]:
     """Rows with a document and, when ``reference_field`` is given, a reference summary
     (in ``Row.summary``). Unusable rows come back with ``error`` set."""
-    from quals.data.readers import _raw_records
+    from quals.data.readers import read_records
 
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"input file {path} does not exist")
     wanted = [name for name in (document_field, reference_field) if name]
-    for index, (record, problem) in enumerate(_raw_records(path, detect_format(path, input_format))):
+    for index, (record, problem) in enumerate(read_records(path, detect_format(path, input_format))):
         if problem is not None:
             yield Row(index, None, None, None, problem)
             continue

@@ -150,7 +150,7 @@ def _prompt_pieces(tokenizer, fmt: SummaryFormat) -> tuple[tuple[list[int], list
     """Token ids before and after the document, and the text put before the summary."""
     if fmt.family == "seq2seq":
         return ([], []), ""
-    from quals.models.backbone import _special_wrapping
+    from quals.models.backbone import special_wrapping
 
     user = f"{fmt.instruction}\n\n"
     if fmt.chat:
@@ -164,7 +164,7 @@ def _prompt_pieces(tokenizer, fmt: SummaryFormat) -> tuple[tuple[list[int], list
         prefix, suffix, summary_prefix = f"{user}Article: ", "\n\nSummary:", " "
     encode = lambda text: list(tokenizer(text, add_special_tokens=False)["input_ids"])  # noqa: E731
     prefix_ids = encode(prefix)
-    bos, _ = _special_wrapping(tokenizer)
+    bos, _ = special_wrapping(tokenizer)
     if bos and prefix_ids[:len(bos)] != bos:
         prefix_ids = bos + prefix_ids
     return (prefix_ids, encode(suffix)), summary_prefix
