@@ -119,9 +119,9 @@ def test_bad_inputs_fail_loudly(tmp_path):
         read_qa_file(tmp_path / "missing.json")
     bad = tmp_path / "bad.jsonl"
     bad.write_text(json.dumps({"context": "c", "question": "q"}) + "\n")
-    with pytest.raises(ValueError, match="line 1: missing string field"):
+    with pytest.raises(ValueError, match=r"jsonl:1: field\(s\) \[.answer.\] missing or not str"):
         read_qa_file(bad)
     broken = tmp_path / "broken.jsonl"
     broken.write_text("{not json\n")
-    with pytest.raises(ValueError, match="line 1: malformed JSON"):
+    with pytest.raises(ValueError, match="jsonl:1: malformed JSON"):
         read_qa_file(broken)

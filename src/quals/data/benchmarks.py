@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from quals.data.readers import strict_json_lines
+
 REQUIRED = ("id", "dataset", "origin", "split", "document", "summary", "score")
 
 
@@ -59,16 +61,7 @@ def read_benchmark(path: str | Path) -> list[BenchmarkRow]:
     opener = gzip.open if path.name.endswith(".gz") else open
     rows = []
     with opener(path, "rt", encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise ValueError(f"{path}:{number}: malformed JSON ({err.msg})") from None
-            missing = [name for name in REQUIRED if record.get(name) is None]
-            if missing:
-                raise ValueError(f"{path}:{number}: missing field(s) {missing}; expected {list(REQUIRED)}")
+        for _, record in strict_json_lines(handle, str(path), REQUIRED):
             label = record.get("label")
             rows.append(BenchmarkRow(
                 id=str(record["id"]), dataset=str(record["dataset"]), origin=str(record["origin"]),

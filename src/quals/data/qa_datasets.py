@@ -37,6 +37,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
+from quals.data.readers import strict_json_lines
+
 logger = logging.getLogger(__name__)
 
 QA_FORMATS = ("auto", "squad", "newsqa", "jsonl")
@@ -210,16 +212,7 @@ def _read_newsqa(document: dict, builder: _Builder, split: str | None) -> Iterat
 
 
 def _read_jsonl(handle, builder: _Builder) -> Iterator[QAExample]:
-    for number, line in enumerate(handle, start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise ValueError(f"{builder.source} line {number}: malformed JSON ({err.msg})") from err
-        missing = [name for name in ("context", "question", "answer") if not isinstance(row.get(name), str)]
-        if missing:
-            raise ValueError(f"{builder.source} line {number}: missing string field(s) {', '.join(missing)}")
+    for number, row in strict_json_lines(handle, builder.source, ("context", "question", "answer"), kind=str):
         start = row.get("answer_start")
         if start is not None and not isinstance(start, int):
             raise ValueError(f"{builder.source} line {number}: answer_start must be an integer, got {start!r}")

@@ -78,6 +78,28 @@ def read_records(path: Path, fmt: str) -> Iterator[tuple[dict | None, str | None
                 yield record, None
 
 
+def strict_json_lines(handle, source: str, required: tuple[str, ...] = (), *,
+                      kind: type | None = None) -> Iterator[tuple[int, dict]]:
+    """``(line number, object)`` of a JSON-lines stream that must be whole (training data,
+    benchmarks): the first malformed line, or one missing a ``required`` field (or whose field is
+    not of type ``kind``), raises ``ValueError`` naming ``source`` and the line."""
+    for number, line in enumerate(handle, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{source}:{number}: malformed JSON ({err.msg})") from None
+        if not isinstance(record, dict):
+            raise ValueError(f"{source}:{number}: expected a JSON object, got {type(record).__name__}")
+        missing = [name for name in required
+                   if record.get(name) is None or (kind is not None and not isinstance(record[name], kind))]
+        if missing:
+            what = "missing" if kind is None else f"missing or not {kind.__name__}"
+            raise ValueError(f"{source}:{number}: field(s) {missing} {what}; expected {list(required)}")
+        yield number, record
+
+
 def _open_text(path: Path):
     if path.suffix == ".gz":
         import gzip

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from transformers import Trainer
 
+from quals.data.readers import strict_json_lines
 from quals.training.conseq.collator import ConseqCollator
 from quals.training.conseq.config import ConseqConfig
 from quals.training.conseq.loss import conseq_loss
@@ -90,16 +91,7 @@ def read_triples(path: str | Path) -> list[dict]:
     """
     triples = []
     with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise ValueError(f"{path} line {number}: malformed JSON ({err.msg})") from err
-            bad = [k for k in ("document", "positive", "negative") if not isinstance(record.get(k), str)]
-            if bad:
-                raise ValueError(f"{path} line {number}: field(s) {bad} missing or not text")
+        for _, record in strict_json_lines(handle, str(path), ("document", "positive", "negative"), kind=str):
             triples.append(record)
     return triples
 
