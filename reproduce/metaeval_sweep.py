@@ -3,7 +3,7 @@
 Each folder holds one setting's ``scores/<dataset>/quals*.jsonl``; the comparison keeps, per
 dataset, the test rows that every folder scored (nulls included, so coverage counts), and reports
 per setting: rows with a score, Pearson and Spearman (95% bootstrap CI) on the rows that setting
-scored, and Spearman on the rows all settings scored.
+scored, and Spearman of this setting and of the first one on the rows both scored (like for like).
 
     python reproduce/metaeval_sweep.py NAME=DIR [NAME=DIR ...] --bench ../shared/data/bench -o sweep.md
 """
@@ -35,7 +35,7 @@ def main() -> None:
         for row in read_benchmark(path):
             rows_by_dataset.setdefault(row.dataset, []).append(row)
     lines = ["| dataset | setting | shared test rows | scored | Pearson [95% CI] | Spearman [95% CI] | "
-             "Spearman on rows all settings scored |", "|---|---|---|---|---|---|---|"]
+             "Spearman on rows scored by this and the first setting: this / first |", "|---|---|---|---|---|---|---|"]
     for dataset, rows in rows_by_dataset.items():
         values = {}
         for name, folder in folders.items():
@@ -47,14 +47,16 @@ def main() -> None:
         shared = set.intersection(*({i for i in v} for v in values.values()))
         members = [r for r in rows if r.id in shared and r.split == "test"]
         restricted = {n: {i: v for i, v in vals.items() if i in shared} for n, vals in values.items()}
-        both = common_rows(members, restricted)
+        first = next(iter(restricted))
         for name, vals in restricted.items():
             own = agreement(name, dataset, members, vals, seed=args.seed)
-            on_common = agreement(name, dataset, [r for r in members if r.id in both],
-                                  {i: v for i, v in vals.items() if i in both}, seed=args.seed)
+            pair = {n: restricted[n] for n in (first, name)}
+            both = common_rows(members, pair)
+            like = [agreement(n, dataset, [r for r in members if r.id in both],
+                              {i: v for i, v in pair[n].items() if i in both}, seed=args.seed) for n in (name, first)]
             lines.append(f"| {dataset} | {name} | {own.n_test} | {own.n_scored} | {_fmt(own.correlations['pearson'])} | "
-                         f"{_fmt(own.correlations['spearman'])} | {_fmt(on_common.correlations['spearman'])} "
-                         f"(n={on_common.n_scored}) |")
+                         f"{_fmt(own.correlations['spearman'])} | {like[0].correlations['spearman'].value:.3f} / "
+                         f"{like[1].correlations['spearman'].value:.3f} (n={like[0].n_scored}) |")
     args.output.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
