@@ -18,8 +18,10 @@ def add_model_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def add_quals_flags(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("QUALS settings (defaults: the paper's)")
-    defaults = GenerationConfig()
+    group = parser.add_argument_group("QUALS settings (defaults: the paper's, except 10 groups and the span constraint)")
+    from quals.metrics.quals_config import QualsConfig
+
+    defaults = QualsConfig().generation
     for f in dataclasses.fields(GenerationConfig):
         flag = "--" + f.name.replace("_", "-")
         group.add_argument(flag, type=type(getattr(defaults, f.name)), default=None,
@@ -28,7 +30,8 @@ def add_quals_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--summary-likelihood", choices=("rescore", "beam"), default=None,
                        help="LL_S by teacher forcing (rescore, default) or the beam score (beam, the authors').")
     group.add_argument("--answer-constraint", choices=("none", "summary_span"), default=None,
-                       help="Constrain answers to summary substrings while decoding (default: none).")
+                       help="Constrain answers to summary substrings while decoding (default: summary_span; "
+                            "the paper: none).")
     group.add_argument("--window-tokens", type=int, default=None,
                        help="Document tokens per window (default: model limit, at most 1024).")
     group.add_argument("--window-overlap", type=int, default=None, help="Tokens shared by windows (default: 128).")

@@ -32,54 +32,17 @@ from quals.generation.config import GenerationConfig
 from quals.metrics.answer_constraint import SummarySpanConstraint
 from quals.metrics.filtering import Candidate, answer_span, select_pairs
 from quals.metrics.generation_cache import GenerationCache
+from quals.metrics.quals_config import (  # noqa: F401  (re-exported: the config belongs with the metric)
+    ANSWER_CONSTRAINTS,
+    DEFAULT_NUM_GROUPS,
+    SUMMARY_LIKELIHOODS,
+    QualsConfig,
+)
 from quals.metrics.results import QAPairScore, QualsExample, QualsResult
 from quals.models.packaged import DEFAULT_MODEL
 from quals.paths import cache_dir
 from quals.qagen import QAGen
 from quals.types import QAHypothesis
-
-SUMMARY_LIKELIHOODS = ("rescore", "beam")
-ANSWER_CONSTRAINTS = ("none", "summary_span")
-
-
-@dataclass(frozen=True)
-class QualsConfig:
-    """Settings of the QUALS metric (the generation settings live in ``generation``)."""
-
-    generation: GenerationConfig = field(
-        default_factory=GenerationConfig, metadata={"help": "Diverse beam search (paper defaults)."}
-    )
-    max_pairs: int = field(default=10, metadata={"help": "Cap checked at each filter round (paper: 10)."})
-    summary_likelihood: str = field(
-        default="rescore",
-        metadata={"help": "'rescore': teacher-forced under the summary; 'beam': the generation score "
-                          "with its diversity penalty, as the authors' code did."},
-    )
-    answer_constraint: str = field(
-        default="none",
-        metadata={"help": "'none' (paper) or 'summary_span': answers can only be summary substrings."},
-    )
-    window_tokens: int | None = field(
-        default=None, metadata={"help": "Document tokens per window (default: model limit, at most 1024)."}
-    )
-    window_overlap: int = field(default=128, metadata={"help": "Tokens shared by consecutive windows."})
-    cache_generations: bool = field(default=True, metadata={"help": "Reuse generated QA pairs from disk."})
-
-    def __post_init__(self) -> None:
-        if self.summary_likelihood not in SUMMARY_LIKELIHOODS:
-            raise ValueError(f"summary_likelihood must be one of {SUMMARY_LIKELIHOODS}, got {self.summary_likelihood!r}")
-        if self.answer_constraint not in ANSWER_CONSTRAINTS:
-            raise ValueError(f"answer_constraint must be one of {ANSWER_CONSTRAINTS}, got {self.answer_constraint!r}")
-        if self.max_pairs < 1:
-            raise ValueError(f"max_pairs must be >= 1, got {self.max_pairs}")
-
-    def generation_settings(self) -> dict:
-        """What determines the generated hypotheses (the generation cache key)."""
-        return {"generation": self.generation.to_dict(), "answer_constraint": self.answer_constraint}
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
 
 class QUALS:
     """Load a QAGen once and score (document, summary) pairs.
