@@ -10,6 +10,8 @@
 #   SEED           seed of subset, split, order and init [13]
 #   OUT            output directory [runs/qagen-<backbone>-<MAX_EXAMPLES>-s<SEED>]
 #   EVAL_PASSAGES  dev passages for the generation numbers [20]
+#   MAX_CONTEXT_TOKENS  passage tokens kept around the answer [384]: QUALS reads summaries, and
+#                  1023-token passages in batches of 8 held 13 GB before the first step
 #   LORA_R, LORA_ALPHA  LoRA rank and scale [8, 16]: r=8 on all 7 projections is 4.9 MB in float16
 #   INSTALL=1      copy the trained adapter into src/quals/models/adapters/<backbone>-*-qagen/
 #
@@ -40,7 +42,7 @@ if [ ! -f "$OUT/quals_qagen.json" ]; then
     --heldout "$QA_DATA/squad-v1.1-dev.json.gz" \
     -o "$OUT" --model "$MODEL" --lora \
     --lora-r "${LORA_R:-8}" --lora-alpha "${LORA_ALPHA:-16}" --lora-dropout 0.05 --lora-target-modules all-linear \
-    --max-examples "$MAX_EXAMPLES" --seed "$SEED" \
+    --max-examples "$MAX_EXAMPLES" --seed "$SEED" --max-context-tokens "${MAX_CONTEXT_TOKENS:-384}" \
     --num-train-epochs 1 --batch-size 8 --gradient-accumulation-steps 1 --learning-rate 2e-4 \
     --eval-size 100 --eval-steps 50 --save-steps 25 --logging-steps 5 \
     --adapter-dtype float16
