@@ -12,13 +12,12 @@
 #   EVAL_PASSAGES  dev passages for the generation numbers [20]
 #   MAX_CONTEXT_TOKENS  passage tokens kept around the answer [384]: QUALS reads summaries of
 #                  under 100 tokens; 45 of the 2000 sampled passages are longer and get cut
-#
-# Measured on the 2-core CPU (one thread): about 31 s per step of 8 examples, and the process
-# holds about 12 GB (fp32 activations of the batch; no gradient checkpointing).
 #   LORA_R, LORA_ALPHA  LoRA rank and scale [8, 16]: r=8 on all 7 projections is 4.9 MB in float16
 #   INSTALL=1      copy the trained adapter into src/quals/models/adapters/<backbone>-*-qagen/
 #
 # Re-running the same command resumes from the last checkpoint (every 25 steps).
+# Measured on the 2-core CPU (one thread): about 31 s per step of 8 examples, and the process
+# holds about 12 GB (fp32 activations of the batch; no gradient checkpointing).
 set -euo pipefail
 
 BACKBONE=${1:-smollm2}
