@@ -16,8 +16,10 @@
 #   INSTALL=1      copy the trained adapter into src/quals/models/adapters/<backbone>-*-qagen/
 #
 # Re-running the same command resumes from the last checkpoint (every 25 steps).
-# Measured on the 2-core CPU (one thread): about 31 s per step of 8 examples, and the process
-# holds about 12 GB (fp32 activations of the batch; no gradient checkpointing).
+# Measured on the 2-core CPU (one thread, SmolLM2): about 12 s per step of 8 examples on average
+# (the first, longest batches take up to 30 s), so 2000 examples take about 50 minutes and a
+# two-hour run fits about 5000; the process holds about 12 GB (fp32 activations, no gradient
+# checkpointing).
 set -euo pipefail
 
 BACKBONE=${1:-smollm2}
