@@ -2,8 +2,10 @@
 
 Each folder holds one setting's ``scores/<dataset>/quals*.jsonl``; the comparison keeps, per
 dataset, the test rows that every folder scored (nulls included, so coverage counts), and reports
-per setting: rows with a score, Pearson and Spearman (95% bootstrap CI) on the rows that setting
-scored, and Spearman of this setting and of the first one on the rows both scored (like for like).
+per setting: rows with a score, QA pairs kept per summary (the yield; a null row keeps none),
+Pearson and Spearman (95% bootstrap CI) on the rows that setting scored, and Spearman of this
+setting and of the first one on the rows both scored (like for like). A trained QAGen adapter is
+compared with the untrained backbone the same way: one folder per model.
 
     python reproduce/metaeval_sweep.py NAME=DIR [NAME=DIR ...] --bench ../shared/data/bench -o sweep.md
 """
@@ -11,6 +13,7 @@ scored, and Spearman of this setting and of the first one on the rows both score
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 from quals.data.benchmarks import benchmark_files, read_benchmark
@@ -20,6 +23,16 @@ from quals.evaluation.metaeval import read_values
 
 def _fmt(estimate) -> str:
     return f"{estimate.value:.3f} [{estimate.low:.2f}, {estimate.high:.2f}]"
+
+
+def kept_pairs(scores_path: Path) -> dict[str, int]:
+    """Row id -> QA pairs that passed the filter (``n_pairs`` of the details; 0 for failed rows)."""
+    kept = {}
+    with open(scores_path, encoding="utf-8") as handle:
+        for line in handle:
+            record = json.loads(line)
+            kept[record["id"]] = int(record.get("n_pairs") or 0)
+    return kept
 
 
 def main() -> None:
@@ -34,14 +47,15 @@ def main() -> None:
     for path in benchmark_files([args.bench]):
         for row in read_benchmark(path):
             rows_by_dataset.setdefault(row.dataset, []).append(row)
-    lines = ["| dataset | setting | shared test rows | scored | Pearson [95% CI] | Spearman [95% CI] | "
-             "Spearman on rows scored by this and the first setting: this / first |", "|---|---|---|---|---|---|---|"]
+    lines = ["| dataset | setting | shared test rows | scored | pairs kept / summary | Pearson [95% CI] | Spearman [95% CI] | "
+             "Spearman on rows scored by this and the first setting: this / first |", "|---|---|---|---|---|---|---|---|"]
     for dataset, rows in rows_by_dataset.items():
-        values = {}
+        values, pairs = {}, {}
         for name, folder in folders.items():
             files = sorted((Path(folder) / "scores" / dataset).glob("quals*.jsonl"))
             if files:
                 values[name] = read_values(files[0], "quals")
+                pairs[name] = kept_pairs(files[0])
         if len(values) != len(folders):
             continue
         shared = set.intersection(*({i for i in v} for v in values.values()))
@@ -54,7 +68,8 @@ def main() -> None:
             both = common_rows(members, pair)
             like = [agreement(n, dataset, [r for r in members if r.id in both],
                               {i: v for i, v in pair[n].items() if i in both}, seed=args.seed) for n in (name, first)]
-            lines.append(f"| {dataset} | {name} | {own.n_test} | {own.n_scored} | {_fmt(own.correlations['pearson'])} | "
+            yield_ = sum(pairs[name][r.id] for r in members) / max(len(members), 1)
+            lines.append(f"| {dataset} | {name} | {own.n_test} | {own.n_scored} | {yield_:.2f} | {_fmt(own.correlations['pearson'])} | "
                          f"{_fmt(own.correlations['spearman'])} | {like[0].correlations['spearman'].value:.3f} / "
                          f"{like[1].correlations['spearman'].value:.3f} (n={like[0].n_scored}) |")
     args.output.write_text("\n".join(lines) + "\n")

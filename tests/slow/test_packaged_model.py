@@ -19,9 +19,9 @@ def qagen():
 
 
 def test_packaged_model_is_converted_cached_and_fingerprinted(qagen):
-    from quals.models.packaged import DEFAULT_MODEL, packaged_model_dir
+    from quals.models.packaged import DEFAULT_BASE_MODEL, packaged_model_dir
 
-    directory = packaged_model_dir(DEFAULT_MODEL)
+    directory = packaged_model_dir(DEFAULT_BASE_MODEL)
     assert (directory / "model.safetensors").is_file() and (directory / "quals-packaged.json").is_file()
     assert qagen.info.fingerprint == "sha256:b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
     assert qagen.backbone.family == "causal"

@@ -9,9 +9,13 @@ from quals.generation.config import GenerationConfig
 
 
 def add_model_flags(parser: argparse.ArgumentParser) -> None:
+    from quals.models.packaged import DEFAULT_BASE_MODEL, DEFAULT_MODEL
+
     group = parser.add_argument_group("model")
     group.add_argument("--model", default=None,
-                       help="QAGen: hub id, local directory or packaged:NAME (default: packaged:smollm2-135m-instruct).")
+                       help=f"Hub id, local directory, QAGen adapter directory or packaged:NAME: the QAGen of QUALS "
+                            f"(default: {DEFAULT_MODEL}) and the backbone of QAGS and of the likelihood baselines "
+                            f"(default: {DEFAULT_BASE_MODEL}).")
     group.add_argument("--device", default="auto", help="auto, cpu, cuda[:N] or mps (default: auto).")
     group.add_argument("--dtype", default="auto", help="auto, float32, bfloat16 or float16 (default: auto).")
     group.add_argument("--batch-size", type=int, default=64, help="Sequences per forward pass (default: 64).")
@@ -110,9 +114,9 @@ def build_scorer(args: argparse.Namespace, show_progress: bool = True):
     if given:
         raise ValueError(f"{_flags(given)} only apply to --metric quals")
     from quals.metrics.qags import QAGS
-    from quals.models.packaged import DEFAULT_MODEL
+    from quals.models.packaged import DEFAULT_BASE_MODEL
 
-    return QAGS(args.model or DEFAULT_MODEL, qg_model=args.qg_model, qa_model=args.qa_model,
+    return QAGS(args.model or DEFAULT_BASE_MODEL, qg_model=args.qg_model, qa_model=args.qa_model,
                 device=launcher_device(args.device), dtype=args.dtype, batch_size=args.batch_size,
                 show_progress=show_progress, **qags_settings(args))
 

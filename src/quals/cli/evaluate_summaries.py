@@ -71,11 +71,13 @@ def run(args: argparse.Namespace) -> int:
     if "qags" in metrics:
         from quals.cli.common import launcher_device
         from quals.metrics.qags import QAGS
-        from quals.models.packaged import DEFAULT_MODEL
+        from quals.models.packaged import DEFAULT_BASE_MODEL
 
-        qags = QAGS(args.model or DEFAULT_MODEL, qg_model=args.qg_model, qa_model=args.qa_model,
+        # Share the loaded backbone only when both metrics use the same one (an explicit --model).
+        share = quals is not None and args.model is not None
+        qags = QAGS(args.model or DEFAULT_BASE_MODEL, qg_model=args.qg_model, qa_model=args.qa_model,
                     device=launcher_device(args.device), dtype=args.dtype, batch_size=args.batch_size,
-                    qagen=quals.qagen if quals is not None else None, **qags_settings(args))
+                    qagen=quals.qagen if share else None, **qags_settings(args))
     evaluator = SummaryEvaluator(metrics, quals=quals, qags=qags, spacy_model=args.spacy_model or DEFAULT_SPACY_MODEL)
     results = evaluate_systems(evaluator, args.test, list(zip(names, args.systems)), args.output,
                                document_field=args.document_field, reference_field=args.reference_field,

@@ -77,9 +77,14 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _scorer_factory(args: argparse.Namespace, config):
-    """Build scorers on demand; QUALS, QAGS and the likelihood baselines share one loaded backbone."""
+    """Build scorers on demand; scorers on the same model share one loaded backbone.
+
+    Without ``--model``, QUALS reads the default QAGen while QAGS and the likelihood baselines read
+    the packaged base model (prompted QG/QA and plain summary likelihood are not what a QAGen
+    adapter was trained for); with it, all of them read that model.
+    """
     from quals.cli.common import launcher_device
-    from quals.models.packaged import DEFAULT_MODEL
+    from quals.models.packaged import DEFAULT_BASE_MODEL, DEFAULT_MODEL
 
     shared: dict[str, object] = {}
     if "qags" not in config.scorers:
@@ -87,14 +92,15 @@ def _scorer_factory(args: argparse.Namespace, config):
     if "quals" not in config.scorers:
         _reject(args, [n for n in quals_settings(args) if n not in ("window_tokens", "window_overlap")], "quals")
 
-    def qagen():
-        if "qagen" not in shared:
+    def qagen(default: str):
+        model = args.model or default
+        if model not in shared:
             from quals.qagen import QAGen
 
             window = {k: v for k, v in quals_settings(args).items() if k in ("window_tokens", "window_overlap")}
-            shared["qagen"] = QAGen(args.model or DEFAULT_MODEL, device=launcher_device(args.device), dtype=args.dtype,
-                                    batch_size=args.batch_size, **window)
-        return shared["qagen"]
+            shared[model] = QAGen(model, device=launcher_device(args.device), dtype=args.dtype,
+                                  batch_size=args.batch_size, **window)
+        return shared[model]
 
     def make(name: str):
         if name == "lexical":
@@ -104,16 +110,16 @@ def _scorer_factory(args: argparse.Namespace, config):
         if name == "likelihood":
             from quals.metrics.baselines import LikelihoodBaselines
 
-            return LikelihoodBaselines(qagen())
+            return LikelihoodBaselines(qagen(DEFAULT_BASE_MODEL))
         if name == "quals":
             from quals.metrics.quals import QUALS
 
-            return QUALS(qagen=qagen(), **quals_settings(args))
+            return QUALS(qagen=qagen(DEFAULT_MODEL), **quals_settings(args))
         from quals.metrics.qags import QAGS
 
         external = args.qg_model is not None and args.qa_model is not None
-        return QAGS(args.model or DEFAULT_MODEL, qg_model=args.qg_model, qa_model=args.qa_model,
-                    qagen=None if external else qagen(), **qags_settings(args))
+        return QAGS(args.model or DEFAULT_BASE_MODEL, qg_model=args.qg_model, qa_model=args.qa_model,
+                    qagen=None if external else qagen(DEFAULT_BASE_MODEL), **qags_settings(args))
 
     return make
 

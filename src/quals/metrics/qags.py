@@ -57,15 +57,16 @@ from quals.metrics.qags_questions import (
     unanswered_questions,
 )
 from quals.metrics.qags_results import QagsExample, QagsQuestion, QagsResult
-from quals.models.packaged import DEFAULT_MODEL
+from quals.models.packaged import DEFAULT_BASE_MODEL
 
 
 class QAGS:
     """Load QAGS's models once and score (document, summary) pairs.
 
     Args:
-        model: the shared backbone (QAGen) used for whatever ``qg_model``/``qa_model`` do not
-            replace (default: packaged SmolLM2, the same as QUALS).
+        model: the shared backbone used for whatever ``qg_model``/``qa_model`` do not replace,
+            prompted (default: the packaged base model, not a QAGen adapter: QAGS asks it for
+            answer-conditional questions and for answers, which a QAGen is not trained to give).
         qg_model: a Hugging Face question-generation model (seq2seq, or causal), fed
             ``qg_template``; default: the backbone, prompted.
         qa_model: a Hugging Face extractive QA model; default: the backbone, answering greedily.
@@ -76,7 +77,7 @@ class QAGS:
         show_progress: progress bars of the backbone, when this scorer loads it.
     """
 
-    def __init__(self, model: str = DEFAULT_MODEL, *, qg_model: str | None = None, qa_model: str | None = None,
+    def __init__(self, model: str = DEFAULT_BASE_MODEL, *, qg_model: str | None = None, qa_model: str | None = None,
                  device: str = "auto", dtype: str = "auto", batch_size: int | None = None,
                  config: QagsConfig | None = None, qagen=None, show_progress: bool = False, **settings) -> None:
         self.config = _apply_settings(config or QagsConfig(), settings)

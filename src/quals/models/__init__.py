@@ -1,19 +1,30 @@
-"""Backbone loading, device/dtype, packaged models, batched sequence log-probs."""
+"""Backbone loading, device/dtype, packaged models, batched sequence log-probs.
 
-from quals.models.backbone import Backbone, DecodeState
-from quals.models.formats import QAFormat, causal_format, seq2seq_format
-from quals.models.loading import load_backbone, save_format
-from quals.models.packaged import DEFAULT_MODEL
-from quals.models.scoring import score_sequences
+Exports load on first use, so torch-free submodules (``quals.models.packaged``, whose default
+model names the CLI shows in ``--help``) import without torch.
+"""
 
-__all__ = [
-    "DEFAULT_MODEL",
-    "Backbone",
-    "DecodeState",
-    "QAFormat",
-    "causal_format",
-    "load_backbone",
-    "save_format",
-    "score_sequences",
-    "seq2seq_format",
-]
+from __future__ import annotations
+
+from importlib import import_module
+
+_EXPORTS = {
+    "Backbone": "quals.models.backbone",
+    "DecodeState": "quals.models.backbone",
+    "QAFormat": "quals.models.formats",
+    "causal_format": "quals.models.formats",
+    "seq2seq_format": "quals.models.formats",
+    "load_backbone": "quals.models.loading",
+    "save_format": "quals.models.loading",
+    "DEFAULT_MODEL": "quals.models.packaged",
+    "DEFAULT_BASE_MODEL": "quals.models.packaged",
+    "score_sequences": "quals.models.scoring",
+}
+
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'quals.models' has no attribute {name!r}")

@@ -11,7 +11,7 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-DEFAULT_BASE_MODEL = "packaged:smollm2-135m-instruct"
+from quals.models.packaged import DEFAULT_BASE_MODEL
 
 # Fields that may change when a run resumes from its checkpoints (they do not change the data or
 # the model being trained).

@@ -14,9 +14,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from quals.models.packaged import DEFAULT_BASE_MODEL
+
 DEFAULT_INSTRUCTION = "Summarize the following news article in a few sentences."
 # What summarizers start from by default: the packaged base model (never a QAGen adapter).
-DEFAULT_SUMMARIZER = "packaged:smollm2-135m-instruct"
+DEFAULT_SUMMARIZER = DEFAULT_BASE_MODEL
 
 
 @dataclass(frozen=True)
