@@ -12,10 +12,12 @@ base weights, the adapter weights and the adapter configuration.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
 import logging
+import warnings
 from pathlib import Path
 
 from quals.models.backbone import Backbone
@@ -123,12 +125,38 @@ def _check_base_fingerprint(adapter_dir: Path, base_fingerprint: str) -> None:
                          f"loaded now has {base_fingerprint}")
 
 
-def _merge_adapter(network, adapter_dir: Path):
+@contextlib.contextmanager
+def quiet_peft():
+    """peft 0.21 reads a property transformers 5.x deprecated; hide that FutureWarning (only it)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+        yield
+
+
+def load_pretrained(model: str, torch_dtype):
+    """(network, config, source) of a plain model (packaged, local directory or hub id), from
+    safetensors only and without remote code; ``torch_dtype`` None keeps transformers' default.
+    Scoring, QAGen training and summarizers all load through here."""
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM
+
+    source = model_source(model)
+    config = AutoConfig.from_pretrained(source, trust_remote_code=False)
+    loader = AutoModelForSeq2SeqLM if config.is_encoder_decoder else AutoModelForCausalLM
+    dtype = {} if torch_dtype is None else {"dtype": torch_dtype}
+    network = loader.from_pretrained(source, use_safetensors=True, trust_remote_code=False, **dtype)
+    return network, config, source
+
+
+def attach_adapter(network, adapter_dir: Path, *, trainable: bool = False):
+    """``network`` with the LoRA adapter of ``adapter_dir`` (safetensors only): merged into the base
+    weights, so it runs at the base model's speed, or kept as a trainable ``PeftModel``."""
     from peft import PeftModel
 
     if not (adapter_dir / ADAPTER_WEIGHTS_FILE).is_file():
         raise ValueError(f"{adapter_dir} has no {ADAPTER_WEIGHTS_FILE}; adapters load from safetensors only")
-    return PeftModel.from_pretrained(network, str(adapter_dir), is_trainable=False).merge_and_unload()
+    with quiet_peft():
+        network = PeftModel.from_pretrained(network, str(adapter_dir), is_trainable=trainable)
+        return network if trainable else network.merge_and_unload()
 
 
 def _has_tokenizer(directory: Path | None) -> bool:
@@ -160,23 +188,18 @@ def load_backbone(
         ValueError: unknown packaged model, bad device/dtype, no safetensors weights, or an
             adapter whose base weights differ from those it was trained on.
     """
-    from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
+    from transformers import AutoTokenizer
 
     torch_device = resolve_device(device)
     torch_dtype = resolve_dtype(dtype, torch_device)
     adapter_dir = adapter_directory(model)
     base = adapter_base(adapter_dir, model) if adapter_dir is not None else model
-    source = model_source(base)
+    network, config, source = load_pretrained(base, torch_dtype)
     directory = Path(source) if Path(source).is_dir() else None
-    config = AutoConfig.from_pretrained(source, trust_remote_code=False)
-    loader = AutoModelForSeq2SeqLM if config.is_encoder_decoder else AutoModelForCausalLM
-    network = loader.from_pretrained(
-        source, dtype=torch_dtype, use_safetensors=True, trust_remote_code=False
-    )
     fingerprint = model_fingerprint(base, directory if not is_packaged(base) else None, config)
     if adapter_dir is not None:
         _check_base_fingerprint(adapter_dir, fingerprint)
-        network = _merge_adapter(network, adapter_dir)
+        network = attach_adapter(network, adapter_dir)
         fingerprint = adapter_fingerprint(fingerprint, adapter_dir)
     network.to(torch_device).eval()
     tokenizer_source = adapter_dir if _has_tokenizer(adapter_dir) else source

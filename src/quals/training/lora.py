@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from quals.models.backbone import Backbone
-from quals.models.loading import adapter_directory, model_fingerprint, model_source, wrap_backbone
+from quals.models.loading import adapter_directory, load_pretrained, model_fingerprint, quiet_peft, wrap_backbone
 from quals.training.qagen_config import QAGenTrainingConfig
 
 logger = logging.getLogger(__name__)
@@ -67,17 +67,14 @@ def load_trainable(config: QAGenTrainingConfig) -> TrainableModel:
         ValueError: the model is an adapter (train from its base instead), or LoRA was asked for an
             encoder-decoder model.
     """
-    from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
+    from transformers import AutoTokenizer
 
     if adapter_directory(config.model) is not None:
         raise ValueError(f"{config.model} is a LoRA adapter; train from its base model instead")
-    source = model_source(config.model)
+    network, model_config, source = load_pretrained(config.model, None)
     directory = Path(source) if Path(source).is_dir() else None
-    model_config = AutoConfig.from_pretrained(source, trust_remote_code=False)
     family = "seq2seq" if model_config.is_encoder_decoder else "causal"
     lora = config.use_lora(family)
-    loader = AutoModelForSeq2SeqLM if family == "seq2seq" else AutoModelForCausalLM
-    network = loader.from_pretrained(source, use_safetensors=True, trust_remote_code=False)
     tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=False)
     fingerprint = model_fingerprint(config.model, directory, model_config)
     backbone = wrap_backbone(network, tokenizer, model_id=config.model, fingerprint=fingerprint,
@@ -96,7 +93,8 @@ def load_trainable(config: QAGenTrainingConfig) -> TrainableModel:
             r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
             target_modules=lora_targets(config.lora_target_modules), bias="none", task_type=TaskType.CAUSAL_LM,
         )
-        model = get_peft_model(network, peft_config)
+        with quiet_peft():
+            model = get_peft_model(network, peft_config)
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     total = sum(p.numel() for p in model.parameters())
     logger.info("%s: %s, %d of %d parameters trainable", config.model, "LoRA" if lora else "full fine-tuning",

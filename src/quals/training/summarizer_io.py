@@ -17,16 +17,15 @@ model it applies to (``packaged:`` id, directory or hub id) with that base's fin
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from quals.models.device import resolve_device, resolve_dtype
 from quals.models.fingerprint import directory_fingerprint
-from quals.models.packaged import is_packaged, packaged_model_dir, packaged_spec
+from quals.models.loading import attach_adapter, load_pretrained
+from quals.models.packaged import is_packaged, packaged_spec
 from quals.training.summarizer_config import DEFAULT_INSTRUCTION, DEFAULT_SUMMARIZER
 
 logger = logging.getLogger(__name__)
@@ -212,23 +211,11 @@ def is_adapter(model: str) -> bool:
 
 
 # ----- loading ---------------------------------------------------------------------------------
-@contextlib.contextmanager
-def quiet_peft():
-    """peft 0.21 reads a property transformers 5.x deprecated; hide that FutureWarning (only it)."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
-        yield
-
-
 def _load_plain(model: str, torch_dtype):
-    from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
+    from transformers import AutoTokenizer
 
-    source = packaged_model_dir(model) if is_packaged(model) else model
-    config = AutoConfig.from_pretrained(source, trust_remote_code=False)
-    loader = AutoModelForSeq2SeqLM if config.is_encoder_decoder else AutoModelForCausalLM
-    network = loader.from_pretrained(source, dtype=torch_dtype, use_safetensors=True, trust_remote_code=False)
-    tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=False)
-    return network, tokenizer
+    network, _, source = load_pretrained(model, torch_dtype)
+    return network, AutoTokenizer.from_pretrained(source, trust_remote_code=False)
 
 
 def load_summarizer(model: str = DEFAULT_SUMMARIZER, *, device: str = "auto", dtype: str = "auto",
@@ -266,13 +253,8 @@ def load_summarizer(model: str = DEFAULT_SUMMARIZER, *, device: str = "auto", dt
         if recorded and recorded != current:
             raise ValueError(f"the base model {base} of adapter {model} has changed "
                              f"(recorded {recorded}, now {current})")
-        from peft import PeftModel
-
         network, tokenizer = _load_plain(base, torch_dtype)
-        with quiet_peft():
-            network = PeftModel.from_pretrained(network, str(directory), is_trainable=trainable_adapter)
-            if not trainable_adapter:
-                network = network.merge_and_unload()
+        network = attach_adapter(network, directory, trainable=trainable_adapter)
         if (directory / "tokenizer_config.json").is_file():
             from transformers import AutoTokenizer
 

@@ -15,6 +15,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from quals.models.loading import quiet_peft
 from quals.training.summarizer_config import TrainingSettings
 from quals.training.summarizer_io import (
     INFO_FILE,
@@ -24,7 +25,6 @@ from quals.training.summarizer_io import (
     format_dict,
     is_adapter,
     load_summarizer,
-    quiet_peft,
     read_info,
     write_info,
 )
