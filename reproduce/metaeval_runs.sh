@@ -3,10 +3,11 @@
 # (one thread each). Every command resumes; re-running a finished one only recomputes statistics.
 #
 #   reproduce/metaeval_runs.sh qags-quals   # QUALS on full QAGS-C and QAGS-X
-#   reproduce/metaeval_runs.sh qags-base    # baselines on them, then QAGS on 100 seeded rows each
-#   reproduce/metaeval_runs.sh frank        # FRANK 400 test + 200 valid: QUALS, baselines, QAGS
+#   reproduce/metaeval_runs.sh qags-base    # baselines on them, then QAGS on 100 seeded test rows each
+#   reproduce/metaeval_runs.sh frank        # FRANK 400 test + 200 valid: QUALS, baselines; QAGS on 100 test
 #   reproduce/metaeval_runs.sh sweep        # QUALS settings on the first 60 seeded rows of each
 #   reproduce/metaeval_runs.sh adapter      # QUALS with the trained QAGen adapter ($QAGEN) on all three
+#                                           # (ADAPTER_ROWS=60: only the first 60 seeded rows of each split)
 #   reproduce/metaeval_runs.sh report       # all tables, once the runs above are complete
 set -euo pipefail
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} MKL_NUM_THREADS=${MKL_NUM_THREADS:-1}
@@ -24,22 +25,23 @@ QAGS_SETS="$B/qags_cnndm.jsonl $B/qags_xsum.jsonl"
 case "${1:-}" in
   qags-quals) $Q meta-eval $QAGS_SETS -o "$OUT/g10" --metrics quals $QS $L ;;
   qags-base)  $Q meta-eval $QAGS_SETS -o "$OUT/g10" --metrics "$BASE" --model $BACKBONE $L
-              $Q meta-eval $QAGS_SETS -o "$OUT/g10" --metrics qags --scorer-limit qags=100 --model $BACKBONE $L ;;
+              $Q meta-eval $QAGS_SETS -o "$OUT/g10" --metrics qags --scorer-limit qags.test=100 --model $BACKBONE $L ;;
   frank)      $Q meta-eval "$B/frank.jsonl.gz" -o "$OUT/g10" --metrics quals $QS $L
               $Q meta-eval "$B/frank.jsonl.gz" -o "$OUT/g10" --metrics "$BASE" --model $BACKBONE $L
-              $Q meta-eval "$B/frank.jsonl.gz" -o "$OUT/g10" --metrics qags --scorer-limit qags=100 --model $BACKBONE $L ;;
+              $Q meta-eval "$B/frank.jsonl.gz" -o "$OUT/g10" --metrics qags --scorer-limit qags.test=100 --model $BACKBONE $L ;;
   sweep)      S="--metrics quals --scorer-limit quals=60 --no-progress --model $BACKBONE"
               $Q meta-eval $QAGS_SETS -o "$OUT/sweep-none" $S --num-groups 10 --answer-constraint none
               $Q meta-eval $QAGS_SETS -o "$OUT/sweep-g5" $S --num-groups 5 --answer-constraint summary_span
               $Q meta-eval $QAGS_SETS -o "$OUT/sweep-beam" $S $QS --summary-likelihood beam
               $Q meta-eval $QAGS_SETS -o "$OUT/sweep-g20" $S --num-groups 20 --answer-constraint summary_span ;;
   report)     $Q meta-eval $QAGS_SETS "$B/frank.jsonl.gz" -o "$OUT/g10" --metrics "quals,qags,$BASE" \
-                  --scorer-limit qags=100 $QS $L
+                  --scorer-limit qags.test=100 $QS $L
               .venv/bin/python reproduce/metaeval_sweep.py "G10 span rescore=$OUT/g10" "G5 span rescore=$OUT/sweep-g5" \
                   "G20 span rescore=$OUT/sweep-g20" "G10 none rescore=$OUT/sweep-none" \
                   "G10 span beam=$OUT/sweep-beam" --bench "$B" -o "$OUT/sweep.md" ;;
-  adapter)    $Q meta-eval $QAGS_SETS -o "$OUT/adapter" --metrics quals $QA $L
-              $Q meta-eval "$B/frank.jsonl.gz" -o "$OUT/adapter" --metrics quals $QA $L
+  adapter)    R=${ADAPTER_ROWS:+--scorer-limit quals=$ADAPTER_ROWS}
+              $Q meta-eval $QAGS_SETS -o "$OUT/adapter" --metrics quals $R $QA $L
+              $Q meta-eval "$B/frank.jsonl.gz" -o "$OUT/adapter" --metrics quals $R $QA $L
               .venv/bin/python reproduce/metaeval_sweep.py "untrained=$OUT/g10" "adapter=$OUT/adapter" \
                   --bench "$B" -o "$OUT/adapter.md" ;;
   *) echo "usage: $0 qags-quals|qags-base|frank|sweep|adapter|report" >&2; exit 2 ;;

@@ -95,6 +95,27 @@ def test_limits_and_scorer_limits_select_nested_seeded_subsets(bench, tmp_path):
     assert small != [r.id for r in select_rows(rows, {"test": 3, "valid": 2}, seed=4)]
 
 
+def test_scorer_limit_per_split_or_test_only_nests_in_the_main_selection(bench, tmp_path):
+    out = tmp_path / "o"
+    base = ["meta-eval", str(bench / "small.jsonl"), "-o", str(out), "--metrics", "overlap", "--limit",
+            "test=6,valid=4", "--no-progress", "--bootstrap", "200"]
+    assert main([*base, "--scorer-limit", "lexical=2"]) == 0
+    assert main([*base, "--scorer-limit", "lexical.test=3"]) == 0
+
+    def ids(name):
+        return [json.loads(line)["id"] for line in (out / "inputs" / name).read_text().splitlines()]
+
+    main_ids = [r.id for r in select_rows(read_benchmark(bench / "small.jsonl"), {"test": 6, "valid": 4}, seed=0)]
+    tests, valids = [i for i in main_ids if "-test-" in i], [i for i in main_ids if "-valid-" in i]
+    assert ids("small.first2.jsonl") == [i for i in main_ids if i in tests[:2] + valids[:2]]
+    assert ids("small.test3.jsonl") == tests[:3]  # test rows only: a costly scorer skips valid
+    scored = (out / "scores" / "small" / "lexical.test3.jsonl").read_text().splitlines()
+    assert [json.loads(line)["id"] for line in scored] == tests[:3]
+    report = json.loads((out / "meta_eval.json").read_text())
+    row = next(a for a in report["agreements"] if a["metric"] == "overlap" and a["group"] == "small")
+    assert row["n_test"] == 3 and row["balanced_accuracy"] is None
+
+
 def test_unknown_metric_and_bad_benchmark_rows_are_clear_errors(bench, tmp_path, capsys):
     assert main(["meta-eval", str(bench), "-o", str(tmp_path / "o"), "--metrics", "bleu"]) == 2
     assert "unknown metrics ['bleu']" in capsys.readouterr().err

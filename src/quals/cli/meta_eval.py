@@ -25,7 +25,8 @@ def register(parser: argparse.ArgumentParser) -> None:
                         help="Rows per split of each dataset, seeded: N for every split, or e.g. "
                              "test=400,valid=200 (default: all rows).")
     parser.add_argument("--scorer-limit", default=None,
-                        help="Smaller nested subsets for costly scorers, per split, e.g. qags=100.")
+                        help="Smaller nested subsets for costly scorers: qags=100 (the first 100 seeded rows "
+                             "of each split) or qags.test=100 (of the test split only).")
     parser.add_argument("--bootstrap", type=int, default=1000, help="Bootstrap resamples (default: 1000).")
     parser.add_argument("--chunk-size", type=int, default=8, help="Rows per scoring call and resume unit.")
     parser.add_argument("--max-document-tokens", type=int, default=20_000,

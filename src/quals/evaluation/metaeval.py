@@ -45,8 +45,9 @@ class MetaEvalConfig:
         default=None, metadata={"help": "Rows per split (e.g. {'test': 400, 'valid': 200}); None = all."})
     scorer_limits: dict[str, int] = field(
         default_factory=dict,
-        metadata={"help": "Smaller per-split subsets for costly scorers (e.g. {'qags': 100}); nested in "
-                          "the main selection, so they compare on the same rows."})
+        metadata={"help": "Smaller subsets for costly scorers, nested in the main selection so they compare "
+                          "on the same rows: {'qags': 100} takes the first 100 seeded rows of every split, "
+                          "{'qags.test': 100} of the test split only (no valid rows, so no threshold)."})
     seed: int = field(default=0, metadata={"help": "Seeds the row selection and the bootstrap."})
     n_resamples: int = field(default=1000, metadata={"help": "Bootstrap resamples for the 95% intervals."})
 
@@ -58,7 +59,7 @@ class MetaEvalConfig:
             if limit < 1:
                 raise ValueError(f"limit for {name!r} must be >= 1, got {limit}")
         scorers = {METRIC_SCORERS[m] for m in self.metrics}
-        bad = [name for name in self.scorer_limits if name not in scorers]
+        bad = [name for name in self.scorer_limits if name.split(".", 1)[0] not in scorers]
         if bad:
             raise ValueError(f"--scorer-limit names {bad}, but the scorers in use are {sorted(scorers)}")
         if self.n_resamples < 100:
@@ -106,8 +107,9 @@ def run_meta_eval(files: Sequence[str | Path], output_dir: str | Path, config: M
             if scorer_name not in scorers:
                 scorers[scorer_name] = make_scorer(scorer_name)
                 runs[scorer_name] = scorers[scorer_name].run_info()
-            subset = _subset(rows, config, scorer_name)
-            suffix = f".first{config.scorer_limits[scorer_name]}" if scorer_name in config.scorer_limits else ""
+            limits = _scorer_limits(config, scorer_name)
+            subset = _subset(rows, limits)
+            suffix = _suffix(limits)
             inputs = output_dir / "inputs" / f"{dataset}{suffix}.jsonl"
             write_rows(subset, inputs)
             scores_path = output_dir / "scores" / dataset / f"{scorer_name}{suffix}.jsonl"
@@ -161,13 +163,31 @@ def _load(files, config: MetaEvalConfig) -> dict[str, list[BenchmarkRow]]:
     return {name: select_rows(rows, config.limits, config.seed) for name, rows in datasets.items()}
 
 
-def _subset(rows: list[BenchmarkRow], config: MetaEvalConfig, scorer_name: str) -> list[BenchmarkRow]:
-    limit = config.scorer_limits.get(scorer_name)
-    if limit is None:
+def _scorer_limits(config: MetaEvalConfig, scorer_name: str) -> dict[str, int] | None:
+    """Split -> rows for one scorer (``"*"``: every split), or None for the whole selection."""
+    if scorer_name in config.scorer_limits:
+        return {"*": config.scorer_limits[scorer_name]}
+    prefix = scorer_name + "."
+    limits = {name[len(prefix):]: n for name, n in config.scorer_limits.items() if name.startswith(prefix)}
+    return limits or None
+
+
+def _suffix(limits: dict[str, int] | None) -> str:
+    """File-name suffix naming the subset, so runs of different subsets never share a score file."""
+    if limits is None:
+        return ""
+    if "*" in limits:
+        return f".first{limits['*']}"
+    return "".join(f".{split}{n}" for split, n in sorted(limits.items()))
+
+
+def _subset(rows: list[BenchmarkRow], limits: dict[str, int] | None) -> list[BenchmarkRow]:
+    if limits is None:
         return rows
     taken: dict[str, int] = {}
     subset = []
     for row in rows:  # rows are in the seeded order per split: the first `limit` of each split
+        limit = limits.get("*", limits.get(row.split, 0))
         if taken.get(row.split, 0) < limit:
             subset.append(row)
             taken[row.split] = taken.get(row.split, 0) + 1
