@@ -18,12 +18,18 @@ def qagen():
     return QAGen(device="cpu")
 
 
-def test_packaged_model_is_converted_cached_and_fingerprinted(qagen):
-    from quals.models.packaged import DEFAULT_BASE_MODEL, packaged_model_dir
+def test_default_qagen_is_the_shipped_adapter_on_the_converted_packaged_base(qagen):
+    import json
+
+    from quals.models.packaged import DEFAULT_BASE_MODEL, DEFAULT_MODEL, packaged_adapter_dir, packaged_model_dir
 
     directory = packaged_model_dir(DEFAULT_BASE_MODEL)
     assert (directory / "model.safetensors").is_file() and (directory / "quals-packaged.json").is_file()
-    assert qagen.info.fingerprint == "sha256:b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
+    assert qagen.info.model == DEFAULT_MODEL == "packaged:smollm2-135m-qagen"
+    # base weights, adapter weights and adapter config: any change to them changes every score
+    assert qagen.info.fingerprint == "sha256:e5d3f8e627c66ed03f037e919e656cf10287953df269ebd803d5f31842849f2f"
+    info = json.loads((packaged_adapter_dir(DEFAULT_MODEL) / "quals_qagen.json").read_text())
+    assert info["base_fingerprint"] == "sha256:b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
     assert qagen.backbone.family == "causal"
 
 
@@ -33,18 +39,19 @@ def test_generates_qa_pairs_from_a_news_text(qagen):
     hyps = qagen.generate([NEWS], GenerationConfig(num_groups=12))[0]
     assert len(hyps) == 12
     well_formed = [h for h in hyps if h.well_formed]
-    assert len(well_formed) >= 3
-    assert all(h.question.strip() and h.answer.strip() for h in well_formed)
-    # The untuned chat model rarely copies answers verbatim; the words it answers with come from the text.
-    text_words = set(NEWS.lower().replace(".", " ").split())
-    assert any(set(h.answer.lower().rstrip(".").split()) & text_words for h in well_formed)
-    assert len({h.hypothesis.token_ids for h in hyps}) == 12  # diversity: no two beams alike
+    assert len(well_formed) >= 10
+    assert all(h.question.strip().endswith("?") and h.answer.strip() for h in well_formed)
+    # Trained as a QAGen, the shipped adapter copies its answers from the text (the prompted base
+    # model rarely did): the paper's filter keeps such pairs.
+    spans = [h for h in well_formed if h.answer.lower() in NEWS.lower()]
+    assert len(spans) >= 0.8 * len(well_formed)
+    # Diverse beam search: the penalty is soft, so two groups may meet, but most beams differ.
+    assert len({h.hypothesis.token_ids for h in hyps}) >= 10
 
 
 def test_quals_separates_faithful_from_unfaithful(qagen):
     from quals import QUALS
 
-    # The untuned default keeps few pairs without the span constraint; with it every row is scored.
     scorer = QUALS(qagen=qagen, num_groups=20, answer_constraint="summary_span", cache_generations=False)
     wrong = "Forty people died after a train crashed near Manchester on Monday, and the driver escaped."
     result = scorer.score([NEWS, NEWS], [SUMMARY, wrong])

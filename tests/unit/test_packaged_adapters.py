@@ -98,3 +98,20 @@ def test_shipped_adapter_loads_base_plus_adapter(tiny_dirs, tmp_path, monkeypatc
     _save_adapter(base, tmp_path / "adapters" / "tiny", str(tiny_dirs["bart"]))
     with pytest.raises(ValueError, match="registered with"):
         load_backbone("packaged:tiny-qagen", device="cpu")
+
+
+def test_adapter_fingerprint_covers_weights_config_and_base_but_not_checkpoints(tmp_path):
+    from quals.models.loading import adapter_fingerprint
+
+    (tmp_path / "adapter_model.safetensors").write_bytes(b"weights")
+    (tmp_path / "adapter_config.json").write_text('{"r": 8}')
+    first = adapter_fingerprint("sha256:base", tmp_path)
+    checkpoint = tmp_path / "checkpoints" / "checkpoint-25"
+    checkpoint.mkdir(parents=True)
+    (checkpoint / "adapter_model.safetensors").write_bytes(b"older weights")
+    assert adapter_fingerprint("sha256:base", tmp_path) == first  # pruning checkpoints changes nothing
+    assert adapter_fingerprint("sha256:other", tmp_path) != first
+    (tmp_path / "adapter_model.safetensors").write_bytes(b"trained further")
+    assert adapter_fingerprint("sha256:base", tmp_path) != first
+    (tmp_path / "adapter_config.json").write_text('{"r": 16}')
+    assert adapter_fingerprint("sha256:base", tmp_path) != first

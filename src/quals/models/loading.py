@@ -106,10 +106,16 @@ def model_fingerprint(model_id: str, directory: Path | None, config) -> str:
 
 
 def adapter_fingerprint(base_fingerprint: str, adapter_dir: Path) -> str:
-    """sha256 over the base model's fingerprint, the adapter weights and its configuration."""
+    """sha256 over the base model's fingerprint, the adapter weights and its configuration.
+
+    Only the top-level weights file counts: a training run's output directory also holds
+    ``checkpoints/``, which must not change the fingerprint when they are pruned or copied away.
+    """
+    from quals.models.packaged import sha256_file
+
     digest = hashlib.sha256()
     digest.update(base_fingerprint.encode())
-    digest.update(directory_fingerprint(adapter_dir).encode())
+    digest.update(sha256_file(adapter_dir / ADAPTER_WEIGHTS_FILE).encode())
     digest.update(hashlib.sha256((adapter_dir / ADAPTER_CONFIG_FILE).read_bytes()).hexdigest().encode())
     return "sha256:" + digest.hexdigest()
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from quals.models.device import resolve_device, resolve_dtype
 from quals.models.fingerprint import directory_fingerprint
-from quals.models.loading import attach_adapter, load_pretrained
+from quals.models.loading import adapter_fingerprint, attach_adapter, load_pretrained
 from quals.models.packaged import is_packaged, packaged_spec
 from quals.training.summarizer_config import DEFAULT_INSTRUCTION, DEFAULT_SUMMARIZER
 
@@ -259,7 +259,7 @@ def load_summarizer(model: str = DEFAULT_SUMMARIZER, *, device: str = "auto", dt
             from transformers import AutoTokenizer
 
             tokenizer = AutoTokenizer.from_pretrained(directory, trust_remote_code=False)
-        fingerprint = f"{directory_fingerprint(directory)}+base:{current}"
+        fingerprint = adapter_fingerprint(current, directory)
     else:
         base = canonical_id(model)
         network, tokenizer = _load_plain(model, torch_dtype)
