@@ -14,11 +14,9 @@
 #   N_TRAIN       training articles used (0 = all the rest) [0]
 #   SEED          seed of split, training, sampling and bootstrap [0]
 #   BASE          summarizer base model [packaged:smollm2-135m-instruct]
-#   QAGEN         QAGen for QUALS in selection and evaluation [packaged:smollm2-135m-instruct];
-#                 better: a trained QAGen (reproduce/train_qagen_default.sh), with QUALS_FLAGS=
-#   QUALS_FLAGS   extra QUALS settings [--answer-constraint summary_span]: the prompted base model
-#                 rarely writes answers that are strings of the summary, so without the constraint
-#                 most summaries get no QUALS score; add e.g. "--num-groups 20" for a faster run
+#   QAGEN         QAGen for QUALS in selection and evaluation [packaged:smollm2-135m-qagen, the
+#                 shipped adapter]
+#   QUALS_FLAGS   extra QUALS settings [none: the defaults, 10 groups and the span constraint]
 #   SELECT_FLAGS  extra selection settings (default: the paper's 30% / 30%)
 #   METRICS       evaluation metrics [rouge,entities,quals]; add qags for the slow QAGS column
 #   QUALS_BIN     the quals command [.venv/bin/quals]
@@ -30,8 +28,8 @@ N_TEST=${N_TEST:-20}
 N_TRAIN=${N_TRAIN:-0}
 SEED=${SEED:-0}
 BASE=${BASE:-packaged:smollm2-135m-instruct}
-QAGEN=${QAGEN:-packaged:smollm2-135m-instruct}
-QUALS_FLAGS=${QUALS_FLAGS---answer-constraint summary_span}
+QAGEN=${QAGEN:-packaged:smollm2-135m-qagen}
+QUALS_FLAGS=${QUALS_FLAGS:-}
 SELECT_FLAGS=${SELECT_FLAGS:-}
 METRICS=${METRICS:-rouge,entities,quals}
 QUALS_BIN=${QUALS_BIN:-.venv/bin/quals}
