@@ -63,10 +63,14 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--num-groups", type=int, default=60)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--model", default=None,
+                        help="QAGen (default: the packaged base model, with which the documented numbers were measured; packaged:smollm2-135m-qagen for the shipped adapter).")
     parser.add_argument("--cache", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--json", type=Path, default=None, help="Write every number here.")
     args = parser.parse_args()
-    qagen = QAGen(device=args.device)
+    from quals.models.packaged import DEFAULT_BASE_MODEL
+
+    qagen = QAGen(args.model or DEFAULT_BASE_MODEL, device=args.device)
     report: dict = {"settings": vars(args) | {"data": str(args.data), "json": str(args.json)},
                     "signature": {}, "results": {}}
     for dataset in args.datasets.split(","):

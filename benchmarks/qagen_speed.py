@@ -123,6 +123,8 @@ def main() -> None:
     parser.add_argument("--n-summaries", type=int, default=3)
     parser.add_argument("--n-documents", type=int, default=3)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--model", default=None,
+                        help="QAGen (default: the packaged base model, with which the documented numbers were measured; packaged:smollm2-135m-qagen for the shipped adapter).")
     parser.add_argument("--groups", type=int, default=60)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--seed", type=int, default=0)
@@ -132,7 +134,9 @@ def main() -> None:
     summaries = [r["summary"] for r in rows[:args.n_summaries]]
     documents = [r["document"] for r in rows[:args.n_documents]]
     config = GenerationConfig(num_groups=args.groups)
-    qagen = QAGen(device=args.device, batch_size=args.batch_size)
+    from quals.models.packaged import DEFAULT_BASE_MODEL
+
+    qagen = QAGen(args.model or DEFAULT_BASE_MODEL, device=args.device, batch_size=args.batch_size)
     bb = qagen.backbone
     print(f"model {bb.model_id} on {bb.device}, {bb.model.dtype}, {torch.get_num_threads()} threads; "
           f"torch {torch.__version__}, transformers {transformers.__version__}")

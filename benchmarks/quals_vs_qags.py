@@ -110,7 +110,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--n-xsum", type=int, default=20, help="First N rows of qags_xsum.jsonl (default: 20).")
     parser.add_argument("--n-cnndm", type=int, default=20, help="First N rows of qags_cnndm.jsonl (default: 20).")
-    parser.add_argument("--model", default=None, help="Backbone (default: the packaged SmolLM2).")
+    parser.add_argument("--model", default=None,
+                        help="Backbone of both metrics (default: the packaged base model; QAGS prompts it).")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--dtype", default="auto")
     parser.add_argument("--batch-size", type=int, default=64, help="Rows per forward pass, both metrics.")
@@ -126,10 +127,10 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def build(args: argparse.Namespace, meter: Meter):
-    from quals.models.packaged import DEFAULT_MODEL
+    from quals.models.packaged import DEFAULT_BASE_MODEL
 
     start = time.perf_counter()
-    qagen = QAGen(args.model or DEFAULT_MODEL, device=args.device, dtype=args.dtype, batch_size=args.batch_size)
+    qagen = QAGen(args.model or DEFAULT_BASE_MODEL, device=args.device, dtype=args.dtype, batch_size=args.batch_size)
     load_backbone = time.perf_counter() - start
     count_forward_positions(qagen.backbone, meter)
     quals = QUALS(qagen=qagen, cache_generations=False, num_groups=args.num_groups)
