@@ -116,6 +116,30 @@ def test_scorer_limit_per_split_or_test_only_nests_in_the_main_selection(bench, 
     assert row["n_test"] == 3 and row["balanced_accuracy"] is None
 
 
+def test_report_only_reads_score_files_as_they_stand_and_scores_nothing(bench, tmp_path):
+    out = tmp_path / "o"
+    base = ["meta-eval", str(bench / "small.jsonl"), "-o", str(out), "--metrics", "overlap,rouge2",
+            "--no-progress", "--bootstrap", "200", "--chunk-size", "3"]
+    assert main(base) == 0
+    full = json.loads((out / "meta_eval.json").read_text())
+    scores = out / "scores" / "small" / "lexical.jsonl"
+    lines = scores.read_text().splitlines(keepends=True)
+    # a run in progress: six rows written, a seventh half-written by the other process
+    partial = "".join(lines[:6]) + lines[6][:20]
+    scores.write_text(partial)
+    assert main([*base, "--report-only"]) == 0
+    assert scores.read_text() == partial  # nothing scored, nothing truncated
+    report = json.loads((out / "meta_eval.json").read_text())
+    assert report["incomplete"] == {"small/lexical": {"scored_rows": 6, "selected_rows": len(lines)}}
+    assert report["runs"]["lexical"] == full["runs"]["lexical"]  # settings come from the sidecar
+    written = {json.loads(line)["id"] for line in lines[:6]}
+    n_test = sum("-test-" in i for i in written)
+    row = next(a for a in report["agreements"] if a["metric"] == "overlap" and a["group"] == "small")
+    assert row["n_test"] == n_test < next(a for a in full["agreements"]
+                                          if a["metric"] == "overlap" and a["group"] == "small")["n_test"]
+    assert "Incomplete" in (out / "meta_eval.md").read_text()
+
+
 def test_unknown_metric_and_bad_benchmark_rows_are_clear_errors(bench, tmp_path, capsys):
     assert main(["meta-eval", str(bench), "-o", str(tmp_path / "o"), "--metrics", "bleu"]) == 2
     assert "unknown metrics ['bleu']" in capsys.readouterr().err

@@ -31,6 +31,10 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--chunk-size", type=int, default=8, help="Rows per scoring call and resume unit.")
     parser.add_argument("--max-document-tokens", type=int, default=20_000,
                         help="Longer documents get an error record (default: 20000).")
+    parser.add_argument("--report-only", action="store_true",
+                        help="Score nothing and load no model: report from the score files as they are, "
+                             "e.g. while a long run is still writing them (unscored rows are left out and "
+                             "the report says how many).")
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True,
                         help="Progress bars on stderr (default: on).")
     add_model_flags(parser)
@@ -71,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
                             seed=0 if args.seed is None else args.seed, n_resamples=args.bootstrap)
     run_config = RunConfig(chunk_size=args.chunk_size, details=True, max_document_tokens=args.max_document_tokens)
     result = run_meta_eval(files, args.output, config, _scorer_factory(args, config), run_config=run_config,
-                           show_progress=args.progress)
+                           show_progress=args.progress, report_only=args.report_only)
     paths = write_outputs(result, args.output)
     print(f"meta-evaluation of {', '.join(config.metrics)} -> {paths['markdown']}", file=sys.stderr)
     return 0

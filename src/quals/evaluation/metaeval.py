@@ -79,20 +79,27 @@ class MetaEvalResult:
     runs: dict[str, dict]
     config: dict
     points: dict[str, dict[str, tuple[list[float], list[float]]]]
+    # "dataset/scorer" -> (rows with a record, rows selected), only for score files still being
+    # written when a report-only run read them
+    incomplete: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return {"config": self.config, "runs": self.runs,
                 "agreements": [a.to_dict() for a in self.agreements],
-                "common_rows": [a.to_dict() for a in self.common]}
+                "common_rows": [a.to_dict() for a in self.common],
+                "incomplete": {k: {"scored_rows": n, "selected_rows": total}
+                               for k, (n, total) in self.incomplete.items()}}
 
 
 def run_meta_eval(files: Sequence[str | Path], output_dir: str | Path, config: MetaEvalConfig,
-                  make_scorer: Callable[[str], object], *, run_config: RunConfig = RunConfig(),
-                  show_progress: bool = False) -> MetaEvalResult:
+                  make_scorer: Callable[[str], object] | None, *, run_config: RunConfig = RunConfig(),
+                  show_progress: bool = False, report_only: bool = False) -> MetaEvalResult:
     """Score every selected benchmark row with every scorer (resuming), then measure agreement.
 
     ``make_scorer(name)`` builds the scorer called ``name`` (see :data:`METRIC_SCORERS`); it is
-    called once per scorer, only if some row still needs scoring or the run info is needed.
+    called once per scorer. With ``report_only`` nothing is scored or loaded: the statistics come
+    from the score files as they stand (a long run may still be writing them), rows without a
+    record are left out, and ``incomplete`` says how many each file holds.
     """
     output_dir = Path(output_dir)
     datasets = _load(files, config)
@@ -101,18 +108,30 @@ def run_meta_eval(files: Sequence[str | Path], output_dir: str | Path, config: M
     agreements: list[Agreement] = []
     common: list[Agreement] = []
     points: dict[str, dict] = {}
+    incomplete: dict[str, tuple[int, int]] = {}
     for dataset, rows in datasets.items():
         metric_values: dict[str, dict[str, MetricValue]] = {}
         for scorer_name in config.scorers:
-            if scorer_name not in scorers:
-                scorers[scorer_name] = make_scorer(scorer_name)
-                runs[scorer_name] = scorers[scorer_name].run_info()
             limits = _scorer_limits(config, scorer_name)
             subset = _subset(rows, limits)
             suffix = _suffix(limits)
+            scores_path = output_dir / "scores" / dataset / f"{scorer_name}{suffix}.jsonl"
+            if report_only:
+                run_info = _recorded_run(scores_path)
+                if run_info is not None:
+                    runs.setdefault(scorer_name, run_info)
+                values_by_metric = {m: read_values(scores_path, m) if scores_path.exists() else {}
+                                    for m in config.metrics if METRIC_SCORERS[m] == scorer_name}
+                n_records = len(next(iter(values_by_metric.values())))
+                if n_records < len(subset):
+                    incomplete[f"{dataset}/{scorer_name}"] = (n_records, len(subset))
+                metric_values.update(values_by_metric)
+                continue
+            if scorer_name not in scorers:
+                scorers[scorer_name] = make_scorer(scorer_name)
+                runs[scorer_name] = scorers[scorer_name].run_info()
             inputs = output_dir / "inputs" / f"{dataset}{suffix}.jsonl"
             write_rows(subset, inputs)
-            scores_path = output_dir / "scores" / dataset / f"{scorer_name}{suffix}.jsonl"
             logger.info("%s: %s on %d rows -> %s", dataset, scorer_name, len(subset), scores_path)
             score_file(scorers[scorer_name], inputs, scores_path, fields=FieldMap(), config=run_config,
                        show_progress=show_progress)
@@ -125,14 +144,27 @@ def run_meta_eval(files: Sequence[str | Path], output_dir: str | Path, config: M
                                             seed=config.seed, n_resamples=config.n_resamples))
             common.extend(_common(group, members, metric_values, config))
         points[dataset] = {m: _points(rows, metric_values[m]) for m in config.metrics}
-    return MetaEvalResult(tuple(agreements), tuple(common), runs, _config_dict(config, files), points)
+    return MetaEvalResult(tuple(agreements), tuple(common), runs, _config_dict(config, files), points, incomplete)
+
+
+def _recorded_run(scores_path: Path) -> dict | None:
+    """The run info (model, settings, versions) a score file's sidecar recorded."""
+    sidecar = scores_path.with_name(scores_path.name + ".run.json")
+    if not sidecar.is_file():
+        return None
+    return json.loads(sidecar.read_text(encoding="utf-8")).get("run")
 
 
 def read_values(scores_path: Path, metric: str) -> dict[str, MetricValue]:
-    """Row id -> value of ``metric`` from a batch-runner score file (errors become null values)."""
+    """Row id -> value of ``metric`` from a batch-runner score file (errors become null values).
+
+    A last line without its newline is a chunk another process is still writing: skipped.
+    """
     values = {}
     with open(scores_path, encoding="utf-8") as handle:
         for line in handle:
+            if not line.endswith("\n"):
+                break
             record = json.loads(line)
             if record.get("error"):
                 values[record["id"]] = MetricValue(None, f"error: {record['error']}")
@@ -147,6 +179,7 @@ def write_outputs(result: MetaEvalResult, output_dir: str | Path) -> dict[str, P
     from quals.reports.metaeval import plot_meta_eval, render_markdown
 
     output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
     paths = {"json": output_dir / "meta_eval.json", "markdown": output_dir / "meta_eval.md",
              "plot": output_dir / "meta_eval.png"}
     write_json_atomic(paths["json"], result.to_dict())

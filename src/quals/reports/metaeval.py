@@ -41,6 +41,10 @@ def render_markdown(result) -> str:
         lines += [f"Rows per split: {result.config['limits']} (seeded subset)."]
     if result.config.get("scorer_limits"):
         lines += [f"Smaller nested subsets: {result.config['scorer_limits']} rows per split."]
+    if result.incomplete:
+        lines += ["", "**Incomplete (report-only run; these score files were not complete):** "
+                  + "; ".join(f"{name} {n} of {total} rows" for name, (n, total) in result.incomplete.items())
+                  + ". Rows not yet scored are left out of these statistics."]
     lines += ["", "## Settings", ""]
     for name, info in result.runs.items():
         lines.append(f"- **{name}**: `{info.get('signature', '')}`")
