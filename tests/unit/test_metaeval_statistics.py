@@ -86,6 +86,29 @@ def test_bootstrap_interval_is_seeded_and_contains_the_estimate():
     assert first[0] <= stat(X, Y) <= first[1]
 
 
+def test_bootstrap_interval_equals_scipy_percentile_interval_without_degenerate_resamples():
+    from scipy import stats
+
+    stat = lambda a, b: correlation(a, b, "pearson")  # noqa: E731
+    expected = stats.bootstrap((np.asarray(X), np.asarray(Y)), stat, paired=True, vectorized=False,
+                               n_resamples=300, method="percentile", rng=np.random.default_rng(3))
+    assert bootstrap_interval(stat, X, Y, seed=3, n_resamples=300) == pytest.approx(
+        tuple(expected.confidence_interval))
+
+
+def test_bootstrap_interval_leaves_out_a_few_degenerate_resamples_but_not_many():
+    stat = lambda a, b: correlation(a, b, "pearson")  # noqa: E731
+    rng = np.random.default_rng(0)
+    # 60 rows, 4 with a nonzero human score: about 2% of resamples draw only zeros (Pearson undefined)
+    x = rng.normal(size=60)
+    rare = np.zeros(60)
+    rare[:4] = 1.0
+    low, high = bootstrap_interval(stat, x, rare, seed=0, n_resamples=400)
+    assert np.isfinite(low) and low <= high
+    # 12 rows, 1 nonzero: about a third of the resamples are degenerate -> undefined
+    assert all(np.isnan(bootstrap_interval(stat, x[:12], rare[3:15], seed=0, n_resamples=400)))
+
+
 @settings(max_examples=20, deadline=None)
 @given(st.lists(st.floats(-5, 5), min_size=6, max_size=30), st.integers(0, 1000))
 def test_bootstrap_percentile_interval_is_ordered(values, seed):

@@ -97,6 +97,9 @@ def best_threshold(scores: Sequence[float], labels: Sequence[int]) -> float:
     return float(candidates[int(np.nanargmax(accuracies))])
 
 
+MAX_DEGENERATE = 0.05
+
+
 def bootstrap_interval(statistic: Callable[..., float], *columns: Sequence, seed: int,
                        n_resamples: int = 1000, confidence: float = 0.95) -> tuple[float, float]:
     """Percentile bootstrap interval of ``statistic(*columns)``, resampling rows together.
@@ -106,13 +109,21 @@ def bootstrap_interval(statistic: Callable[..., float], *columns: Sequence, seed
     arrays = [np.asarray(c) for c in columns]
     if len(arrays[0]) < 3:
         return (float("nan"), float("nan"))
-    with warnings.catch_warnings():  # degenerate resamples (a constant column) give NaN, reported as such
+    with warnings.catch_warnings():  # degenerate resamples (a constant column) give NaN
         warnings.simplefilter("ignore")
         result = stats.bootstrap(
             arrays, statistic, paired=True, vectorized=False, n_resamples=n_resamples,
             confidence_level=confidence, method="percentile", rng=np.random.default_rng(seed),
         )
-    low, high = result.confidence_interval
+    # scipy's interval is NaN as soon as one resample is, e.g. one that drew only rows with human
+    # score 0 (FRANK's XSum part is 90% zeros). Up to MAX_DEGENERATE of the resamples are left out of
+    # the percentiles; beyond that the interval is reported as undefined.
+    distribution = np.asarray(result.bootstrap_distribution, dtype=float)
+    finite = distribution[np.isfinite(distribution)]
+    if finite.size < (1 - MAX_DEGENERATE) * distribution.size:
+        return (float("nan"), float("nan"))
+    tail = 100 * (1 - confidence) / 2
+    low, high = np.percentile(finite, [tail, 100 - tail])
     return float(low), float(high)
 
 
