@@ -23,18 +23,9 @@ import torch
 import transformers
 
 from quals import QUALS, QAGen
+from quals.data.benchmarks import read_benchmark
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "bench"
-
-
-def read_rows(path: Path, n: int) -> list[dict]:
-    rows = []
-    with path.open(encoding="utf-8") as handle:
-        for line in handle:
-            if len(rows) >= n:
-                break
-            rows.append(json.loads(line))
-    return rows
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -52,7 +43,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def run(args: argparse.Namespace) -> dict:
-    rows = [r for name in ("qags_cnndm", "qags_xsum") for r in read_rows(args.data_dir / f"{name}.jsonl", args.per_dataset)]
+    rows = [r for name in ("qags_cnndm", "qags_xsum")
+            for r in list(read_benchmark(args.data_dir / f"{name}.jsonl"))[:args.per_dataset]]
     settings = {"cache_generations": False} | ({"num_groups": args.num_groups} if args.num_groups else {})
     scorers = {}
     for model in args.models:
@@ -66,7 +58,7 @@ def run(args: argparse.Namespace) -> dict:
         chunk = rows[start:start + args.chunk_size]
         for model, scorer in scorers.items():  # take turns: load changes hit every model alike
             began = time.perf_counter()
-            result = scorer.score([r["document"] for r in chunk], [r["summary"] for r in chunk])
+            result = scorer.score([r.document for r in chunk], [r.summary for r in chunk])
             seconds[model] += time.perf_counter() - began
             pairs[model] += sum(len(e.pairs) for e in result.examples)
             nulls[model] += sum(e.score is None for e in result.examples)
