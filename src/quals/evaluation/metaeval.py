@@ -92,7 +92,7 @@ class MetaEvalResult:
 
 
 def run_meta_eval(files: Sequence[str | Path], output_dir: str | Path, config: MetaEvalConfig,
-                  make_scorer: Callable[[str], object] | None, *, run_config: RunConfig = RunConfig(),
+                  make_scorer: Callable[[str], object], *, run_config: RunConfig = RunConfig(),
                   show_progress: bool = False, report_only: bool = False) -> MetaEvalResult:
     """Score every selected benchmark row with every scorer (resuming), then measure agreement.
 
