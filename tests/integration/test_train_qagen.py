@@ -169,7 +169,10 @@ def test_eval_qagen_writes_loglik_and_generation_numbers(tiny_dirs, qa_file, tmp
                  "--num-passages", "2", "--num-groups", "3", "--max-length", "8", "--min-length", "1",
                  "--device", "cpu"]) == 0
     result = json.loads(output.read_text())
-    assert result["loglik"]["pairs"] == 8 and result["loglik"]["token_logprob"] < 0
+    loglik = result["loglik"]
+    assert loglik["pairs"] == 8 and loglik["token_logprob"] < 0
+    # Both are the total log-prob of all QA tokens, divided differently.
+    assert loglik["pair_total_logprob"] * loglik["pairs"] == pytest.approx(loglik["token_logprob"] * loglik["tokens"])
     generation = result["generation"]
     assert generation["passages"] == 2 and generation["hypotheses"] == 6
     assert 0 <= generation["span_share"] <= generation["well_formed_share"] <= 1

@@ -32,8 +32,8 @@ def run(args: argparse.Namespace) -> int:
     loglik, generation = result.loglik, result.generation
     parts = []
     if loglik.get("token_logprob") is not None:
-        parts.append(f"QA log-prob/token {loglik['token_logprob']:.4f} (per pair {loglik['pair_logprob']:.4f}, "
-                     f"{loglik['pairs']} pairs)")
+        parts.append(f"QA log-prob/token {loglik['token_logprob']:.4f} (per pair {loglik['pair_logprob']:.4f}; "
+                     f"{loglik['pair_total_logprob']:.2f} nats per pair, {loglik['pairs']} pairs)")
     if generation.get("passages"):
         parts.append(f"span share {generation['span_share']:.3f}, distinct pairs/passage "
                      f"{generation['distinct_pairs_per_passage']:.1f}, kept/passage "

@@ -5,7 +5,10 @@ Two measurements, both with the same :class:`quals.QAGen` calls that QUALS makes
 1. **QA log-likelihood**: teacher-forced log-probs of the held-out ``question, SEP, answer, EOS``
    tokens given their passage, reported per token over all QA pairs (``token_logprob``: minus
    the held-out loss) and as the mean over pairs of each pair's mean token log-prob
-   (``pair_logprob``: the LL that QUALS averages). A passage longer than one scoring window is
+   (``pair_logprob``: the LL that QUALS averages), and the mean over pairs of each pair's total
+   log-prob (``pair_total_logprob``, nats per QA pair): the per-token numbers depend on the
+   tokenizer, so only this one compares backbones with different vocabularies (SmolLM2 vs Gemma).
+   A passage longer than one scoring window is
    scored under every window and the best window counts, as QUALS does for documents.
 2. **Generation** on held-out passages with diverse beam search (default: the paper's 60 groups):
    the share of generated hypotheses that are well-formed QA pairs, the share whose answer is a
@@ -104,16 +107,17 @@ def loglik_summary(sequences: Sequence[Sequence[float]]) -> dict:
     """Per-token and per-pair mean log-probs of scored QA token sequences.
 
     >>> loglik_summary([[-1.0, -3.0], [-2.0]])
-    {'pairs': 2, 'tokens': 3, 'token_logprob': -2.0, 'pair_logprob': -2.0}
+    {'pairs': 2, 'tokens': 3, 'token_logprob': -2.0, 'pair_logprob': -2.0, 'pair_total_logprob': -3.0}
     """
     tokens = sum(len(s) for s in sequences)
     if not sequences or tokens == 0:
-        return {"pairs": 0, "tokens": 0, "token_logprob": None, "pair_logprob": None}
+        return {"pairs": 0, "tokens": 0, "token_logprob": None, "pair_logprob": None, "pair_total_logprob": None}
     return {
         "pairs": len(sequences),
         "tokens": tokens,
         "token_logprob": math.fsum(v for s in sequences for v in s) / tokens,
         "pair_logprob": math.fsum(math.fsum(s) / len(s) for s in sequences) / len(sequences),
+        "pair_total_logprob": math.fsum(math.fsum(s) for s in sequences) / len(sequences),
     }
 
 
