@@ -37,14 +37,14 @@ def test_integer_ids_become_strings(tmp_path):
 
 @pytest.mark.parametrize("rows,message", [
     ([], "has no items"),
-    (["{not json"], "line 1: malformed JSON"),
+    (["{not json"], ":1: malformed JSON"),
     ([[1, 2]], "expected a JSON object"),
     ([{"id": "x", "document": "d"}], r"missing field\(s\) \['summary_a', 'summary_b'\]"),
     ([_item(1, summary_a="just text")], "summary_a must be"),
     ([_item(1, document=" ")], "document must be a non-empty string"),
     ([_item(1, id=True)], "id must be"),
-    ([_item(1), _item(1)], "line 2: id 'd1' already used on line 1"),
-    ([_item(1), _item(2, b="other")], "line 2: systems .* differ"),
+    ([_item(1), _item(1)], ":2: id 'd1' already used on line 1"),
+    ([_item(1), _item(2, b="other")], ":2: systems .* differ"),
     ([_item(1, b="mle")], "both named 'mle'"),
 ])
 def test_bad_study_files_are_refused_with_the_line(tmp_path, rows, message):
@@ -99,7 +99,7 @@ def test_build_reads_other_field_names_and_skips_null_summaries(tmp_path, caplog
     ([{"id": "1", "summary": "T", "document": "Another document."}], "documents in .* differ"),
     ([{"id": "1", "text": "T"}], "missing field 'summary'"),
     ([{"summary": "T"}], "no usable 'id' field"),
-    ([{"id": "1", "summary": "T"}, {"id": "1", "summary": "U"}], "line 2: id '1' appears twice"),
+    ([{"id": "1", "summary": "T"}, {"id": "1", "summary": "U"}], ":2: id '1' appears twice"),
     ([{"id": "1", "summary": 3}], "'summary' must be a string"),
     (["[]"], "expected a JSON object"),
 ])

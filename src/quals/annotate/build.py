@@ -13,13 +13,13 @@ Example:
 from __future__ import annotations
 
 import gzip
-import json
 import logging
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from quals.annotate.study import Study, StudyItem
+from quals.data.readers import strict_json_lines
 
 logger = logging.getLogger(__name__)
 
@@ -102,16 +102,8 @@ def _read_summaries(path: Path, config: BuildConfig,
     n_null = 0
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rt", encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            where = f"{path} line {number}"
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise ValueError(f"{where}: malformed JSON ({err.msg} at column {err.colno})") from None
-            if not isinstance(record, dict):
-                raise ValueError(f"{where}: expected a JSON object, got {type(record).__name__}")
+        for number, record in strict_json_lines(handle, str(path)):
+            where = f"{path}:{number}"
             row_id = record.get(config.id_field)
             if row_id is None or isinstance(row_id, (bool, dict, list)) or str(row_id) == "":
                 raise ValueError(f"{where}: no usable {config.id_field!r} field (got {row_id!r}); "

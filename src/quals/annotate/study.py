@@ -11,9 +11,12 @@ created (judgments would otherwise silently refer to other texts).
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
+
+from quals.data.readers import strict_json_lines
 
 # The three attributes of the paper's human study, in the order annotators answer them.
 ATTRIBUTES = ("consistency", "informativeness", "grammaticality")
@@ -91,17 +94,16 @@ def read_study(path: str | Path) -> Study:
     items: list[StudyItem] = []
     systems: tuple[str, str] | None = None
     seen: dict[str, int] = {}
-    for number, line in enumerate(data.decode("utf-8").split("\n"), start=1):
-        if not line.strip():
-            continue
-        item, pair = _parse_line(line, f"{path} line {number}")
+    lines = io.StringIO(data.decode("utf-8"), newline="\n")
+    for number, record in strict_json_lines(lines, str(path)):
+        item, pair = _parse_record(record, f"{path}:{number}")
         if systems is None:
             systems = pair
         elif pair != systems:
-            raise ValueError(f"{path} line {number}: systems {pair} differ from {systems} of the first item; "
+            raise ValueError(f"{path}:{number}: systems {pair} differ from {systems} of the first item; "
                              "a study compares one system A with one system B")
         if item.id in seen:
-            raise ValueError(f"{path} line {number}: id {item.id!r} already used on line {seen[item.id]}")
+            raise ValueError(f"{path}:{number}: id {item.id!r} already used on line {seen[item.id]}")
         seen[item.id] = number
         items.append(item)
     if systems is None:
@@ -110,13 +112,7 @@ def read_study(path: str | Path) -> Study:
     return Study(tuple(items), systems[0], systems[1], hashlib.sha256(data).hexdigest())
 
 
-def _parse_line(line: str, where: str) -> tuple[StudyItem, tuple[str, str]]:
-    try:
-        record = json.loads(line)
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{where}: malformed JSON ({err.msg} at column {err.colno})") from None
-    if not isinstance(record, dict):
-        raise ValueError(f"{where}: expected a JSON object, got {type(record).__name__}")
+def _parse_record(record: dict, where: str) -> tuple[StudyItem, tuple[str, str]]:
     missing = [key for key in ("id", "document", "summary_a", "summary_b") if key not in record]
     if missing:
         raise ValueError(f"{where}: missing field(s) {missing}; an item has id, document, summary_a, summary_b")

@@ -89,7 +89,7 @@ def strict_json_lines(handle, source: str, required: tuple[str, ...] = (), *,
         try:
             record = json.loads(line)
         except json.JSONDecodeError as err:
-            raise ValueError(f"{source}:{number}: malformed JSON ({err.msg})") from None
+            raise ValueError(f"{source}:{number}: malformed JSON ({err.msg} at column {err.colno})") from None
         if not isinstance(record, dict):
             raise ValueError(f"{source}:{number}: expected a JSON object, got {type(record).__name__}")
         missing = [name for name in required
