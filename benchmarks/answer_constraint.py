@@ -19,24 +19,25 @@ from pathlib import Path
 from scipy import stats
 
 from quals import QAGen
+from quals.data.benchmarks import BenchmarkRow, read_benchmark
 from quals.metrics.quals import QUALS
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "bench"
 
 
-def _rows(path: Path, n: int, seed: int) -> list[dict]:
-    rows = [json.loads(line) for line in path.open(encoding="utf-8")]
+def _rows(path: Path, n: int, seed: int) -> list[BenchmarkRow]:
+    rows = read_benchmark(path)
     return random.Random(seed).sample(rows, min(n, len(rows)))
 
 
-def _measure(scorer: QUALS, rows: list[dict]) -> dict:
+def _measure(scorer: QUALS, rows: list[BenchmarkRow]) -> dict:
     start = time.perf_counter()
-    generated = scorer.generate([r["summary"] for r in rows])
+    generated = scorer.generate([r.summary for r in rows])
     generation_s = time.perf_counter() - start
-    examples = scorer._score_generated([r["document"] for r in rows], [r["summary"] for r in rows], generated)
+    examples = scorer._score_generated([r.document for r in rows], [r.summary for r in rows], generated)
     total_s = time.perf_counter() - start
     hyps = sum(e.n_generated for e in examples)
-    paired = [(e.score, r["score"]) for e, r in zip(examples, rows) if e.score is not None]
+    paired = [(e.score, r.score) for e, r in zip(examples, rows) if e.score is not None]
     out = {
         "rows": len(rows),
         "null_share": sum(e.score is None for e in examples) / len(rows),

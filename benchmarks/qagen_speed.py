@@ -23,7 +23,6 @@ Run: ``python benchmarks/qagen_speed.py --device cpu``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -34,6 +33,7 @@ import torch
 import transformers
 
 from quals import ContextScores, GenerationConfig, QAGen, QAHypothesis
+from quals.data.benchmarks import read_benchmark
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "bench" / "qags_xsum.jsonl"
 QA_PER_DOCUMENT = 10
@@ -48,16 +48,6 @@ class Timing:
     @property
     def rate(self) -> float:
         return self.tokens / self.seconds
-
-
-def read_rows(path: Path, n: int) -> list[dict]:
-    rows: list[dict] = []
-    with path.open(encoding="utf-8") as handle:
-        for line in handle:
-            if len(rows) >= n:
-                break
-            rows.append(json.loads(line))
-    return rows
 
 
 def timed(method: str, run: Callable[[], int]) -> Timing:
@@ -130,9 +120,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
-    rows = read_rows(args.data, max(args.n_summaries, args.n_documents))
-    summaries = [r["summary"] for r in rows[:args.n_summaries]]
-    documents = [r["document"] for r in rows[:args.n_documents]]
+    rows = read_benchmark(args.data)
+    summaries = [r.summary for r in rows[:args.n_summaries]]
+    documents = [r.document for r in rows[:args.n_documents]]
     config = GenerationConfig(num_groups=args.groups)
     from quals.models.packaged import DEFAULT_BASE_MODEL
 

@@ -37,6 +37,7 @@ import torch
 import transformers
 
 from quals import QAGS, QUALS, QAGen
+from quals.data.benchmarks import read_benchmark
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "bench"
 
@@ -93,16 +94,6 @@ def count_forward_positions(backbone, meter: Meter) -> None:
         return extend(state, tokens)
 
     backbone.prefill, backbone.extend = counted_prefill, counted_extend
-
-
-def read_rows(path: Path, n: int) -> list[dict]:
-    rows = []
-    with path.open(encoding="utf-8") as handle:
-        for line in handle:
-            if len(rows) >= n:
-                break
-            rows.append(json.loads(line))
-    return rows
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -162,8 +153,8 @@ def run(args: argparse.Namespace) -> dict:
         torch.set_num_threads(args.threads)
     meter = Meter()
     qagen, quals, qags, load = build(args, meter)
-    datasets = {"qags_xsum": read_rows(args.data_dir / "qags_xsum.jsonl", args.n_xsum),
-                "qags_cnndm": read_rows(args.data_dir / "qags_cnndm.jsonl", args.n_cnndm)}
+    datasets = {"qags_xsum": read_benchmark(args.data_dir / "qags_xsum.jsonl")[:args.n_xsum],
+                "qags_cnndm": read_benchmark(args.data_dir / "qags_cnndm.jsonl")[:args.n_cnndm]}
     rows = [row for dataset_rows in datasets.values() for row in dataset_rows]
     # Each dataset is its own input file for `quals score`: chunks never mix datasets.
     chunks = [(d, dataset_rows[i:i + args.chunk_size]) for d, dataset_rows in datasets.items()
@@ -175,7 +166,7 @@ def run(args: argparse.Namespace) -> dict:
     load_start = os.getloadavg()
     done = 0
     for dataset, chunk in chunks:
-        documents, summaries = [r["document"] for r in chunk], [r["summary"] for r in chunk]
+        documents, summaries = [r.document for r in chunk], [r.summary for r in chunk]
         for name, scorer in (("quals", quals), ("qags", qags)):
             meter.metric = name
             began = time.perf_counter()

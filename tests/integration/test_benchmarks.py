@@ -1,0 +1,81 @@
+"""The benchmark scripts run end to end on a tiny random model and a tiny benchmark.
+
+They are standalone scripts (not imported by the package), so nothing else would notice when a
+change to the library breaks one; their numbers are meaningless here, only their shape is checked.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCUMENT = ("The mayor of Leeds opened the new bridge over the river Aire on Friday. "
+            "It cost 12 million pounds and took three years to build.")
+SUMMARIES = ("The mayor opened a bridge in Leeds.", "The bridge cost 12 million pounds.",
+             "A new bridge opened on Friday.")
+
+
+@pytest.fixture(scope="module")
+def bench_dir(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("bench")
+    for name in ("qags_cnndm", "qags_xsum"):
+        rows = [{"id": f"{name}-{i}", "dataset": name, "origin": name, "split": "test", "document": DOCUMENT,
+                 "summary": summary, "model_name": None, "label": None, "score": i / 2}
+                for i, summary in enumerate(SUMMARIES)]
+        (root / f"{name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return root
+
+
+def _run(script: str, *args: str, cache: Path) -> str:
+    env = os.environ | {"QUALS_CACHE_DIR": str(cache), "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / script), *args], env=env, cwd=ROOT,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
+def test_quals_vs_qags_reports_a_ratio(tiny_dirs, bench_dir, tmp_path):
+    out = tmp_path / "report.json"
+    _run("quals_vs_qags.py", "--data-dir", str(bench_dir), "--n-xsum", "2", "--n-cnndm", "1",
+         "--model", str(tiny_dirs["llama"]), "--num-groups", "2", "--num-answers", "2", "--beam-size", "2",
+         "--questions-per-answer", "1", "--max-questions", "2", "--chunk-size", "2", "--json", str(out),
+         cache=tmp_path / "cache")
+    report = json.loads(out.read_text())
+    assert report["n_examples"] == 3 and report["datasets"] == {"qags_xsum": 2, "qags_cnndm": 1}
+    assert report["ratio_qags_over_quals"] > 0
+    assert set(report["seconds_per_example"]) == {"quals", "qags"}
+
+
+def test_qagen_backbones_compares_every_model(tiny_dirs, bench_dir, tmp_path):
+    out = tmp_path / "report.json"
+    stdout = _run("qagen_backbones.py", str(tiny_dirs["llama"]), str(tiny_dirs["bart"]), "--data-dir",
+                  str(bench_dir), "--per-dataset", "2", "--num-groups", "2", "--chunk-size", "2", "--json", str(out),
+                  cache=tmp_path / "cache")
+    report = json.loads(out.read_text())
+    assert report["rows"] == 4 and list(report["models"]) == [str(tiny_dirs["llama"]), str(tiny_dirs["bart"])]
+    first = report["models"][str(tiny_dirs["llama"])]
+    assert first["ratio_to_first"] == 1.0 and first["seconds_per_summary"] > 0
+    assert all(m["fingerprint"].startswith("sha256:") for m in report["models"].values())
+    assert "s/summary" in stdout
+
+
+def test_answer_constraint_measures_both_settings(tiny_dirs, bench_dir, tmp_path):
+    out = tmp_path / "report.json"
+    _run("answer_constraint.py", "--data", str(bench_dir), "--per-dataset", "3", "--num-groups", "2",
+         "--model", str(tiny_dirs["llama"]), "--json", str(out), cache=tmp_path / "cache")
+    results = json.loads(out.read_text())["results"]
+    assert set(results) == {f"{d}/{c}" for d in ("qags_cnndm", "qags_xsum") for c in ("none", "summary_span")}
+    assert all(r["rows"] == 3 for r in results.values())
+
+
+def test_qagen_speed_checks_its_scoring_against_the_naive_loop(tiny_dirs, bench_dir, tmp_path):
+    stdout = _run("qagen_speed.py", "--data", str(bench_dir / "qags_xsum.jsonl"), "--n-summaries", "2",
+                  "--n-documents", "1", "--groups", "2", "--model", str(tiny_dirs["llama"]),
+                  cache=tmp_path / "cache")
+    assert "tokens/s" in stdout and "(ok)" in stdout
