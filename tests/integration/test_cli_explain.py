@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import subprocess
 import sys
@@ -94,3 +95,40 @@ def test_explain_help_renders_without_torch_or_matplotlib():
             "except SystemExit:\n    pass\nprint('torch' in sys.modules, 'matplotlib' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "--document-file" in result.stdout and result.stdout.strip().endswith("False False")
+
+
+QAGS_SMALL = ["--metric", "qags", "--beam-size", "2", "--questions-per-answer", "2", "--max-question-tokens", "6",
+              "--max-answer-tokens", "4", "--answer-match-f1", "0", "--device", "cpu"]
+
+
+def test_explain_qags_lists_every_question_with_both_answers(tmp_path, tiny_dirs, monkeypatch, model_flags, capsys):
+    from fixtures.tiny_qa import fake_questions
+
+    from quals.metrics.qags import QAGS
+
+    monkeypatch.setattr(QAGS, "generate_questions", fake_questions)
+    monkeypatch.setattr(QUALS, "generate", fake_generate)
+    out = tmp_path / "explain"
+    # A QUALS explanation first: its figure must not stay beside the QAGS page written over it.
+    assert main(["explain", "--document", DOCUMENT, "--summary", SUMMARY, "-o", str(out), *model_flags]) == 0
+    assert main(["explain", "--document", DOCUMENT, "--summary", SUMMARY, "-o", str(out), "--model",
+                 str(tiny_dirs["llama"]), *QAGS_SMALL]) == 0
+    assert {p.name for p in out.iterdir()} == {"explain.html", "explanation.json"}
+    record = json.loads((out / "explanation.json").read_text())
+    assert record["metric"] == "qags" and record["signature"].startswith("qags:")
+    assert record["n_questions"] == len(record["questions"]) >= 1
+    page = (out / "explain.html").read_text()
+    assert page.startswith("<!DOCTYPE html>") and "<title>QAGS explanation</title>" in page
+    assert page.count("<tr>") == record["n_questions"] + 1
+    assert f"{record['score']:.4f}" in page
+    for question in record["questions"]:
+        assert html.escape(question["question"]) in page
+    # The candidate "script" gets a highlight, so the escaped tag is split by a <mark>.
+    assert "<script" not in page and "&gt;alert(1)&lt;/script&gt;" in page
+    assert "QAGS " in capsys.readouterr().err
+
+
+def test_explain_refuses_flags_of_the_other_metric(tmp_path, tiny_dirs, capsys):
+    status = main(["explain", "--document", DOCUMENT, "--summary", SUMMARY, "-o", str(tmp_path / "out"), "--model",
+                   str(tiny_dirs["llama"]), "--metric", "qags", "--num-groups", "3"])
+    assert status == 2 and "--num-groups only apply to --metric quals" in capsys.readouterr().err

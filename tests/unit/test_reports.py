@@ -8,10 +8,12 @@ from html import unescape
 
 import pytest
 
+from quals.metrics.qags_results import QagsQuestion
 from quals.metrics.results import QAPairScore, QualsExample
 from quals.reports import plot_token_probabilities, render_explanation
 from quals.reports.html import difference_colour, rank_pairs, summary_segments
 from quals.reports.plots import token_labels
+from quals.reports.qags_html import candidate_segments, f1_colour, rank_questions
 
 SCRIPT = "<script>alert(1)</script>"
 SUMMARY = f"The mayor opened the bridge on Monday {SCRIPT}."
@@ -171,3 +173,25 @@ def test_importing_reports_does_not_import_matplotlib():
     code = "import sys, quals.reports\nprint('matplotlib' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
+
+
+def _question(question: str, candidate: str, f1: float) -> QagsQuestion:
+    return QagsQuestion(question, candidate, candidate, "" if f1 == 0 else candidate, f1, -0.5, -0.2, 0)
+
+
+def test_qags_questions_rank_worst_first_and_keep_order_on_ties():
+    questions = (_question("Q1", "Leeds", 1.0), _question("Q2", "Friday", 0.0), _question("Q3", "mayor", 0.0))
+    assert [q.question for q in rank_questions(questions)] == ["Q2", "Q3", "Q1"]
+
+
+def test_qags_candidates_are_highlighted_where_they_occur_case_insensitively():
+    summary = "The Mayor opened a bridge in Leeds."
+    ranked = [_question("Q1", "mayor", 0.0), _question("Q2", "Leeds", 1.0), _question("Q3", "Paris", 0.0)]
+    covered = {summary[s.start:s.end]: s.pairs for s in candidate_segments(summary, ranked) if s.pairs}
+    assert covered == {"Mayor": (0,), "Leeds": (1,)}  # "Paris" is not in the summary: not shown
+    assert "".join(summary[s.start:s.end] for s in candidate_segments(summary, ranked)) == summary
+
+
+def test_qags_f1_colours_run_from_green_to_red():
+    assert f1_colour(1.0) == difference_colour(0.0) and f1_colour(0.0) == difference_colour(-2.0)
+    assert f1_colour(1.5) == f1_colour(1.0)  # clamped

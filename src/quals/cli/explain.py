@@ -1,9 +1,10 @@
-"""``quals explain -o DIR``: an HTML page and a figure showing why one summary got its score.
+"""``quals explain -o DIR``: an HTML page (and a figure) showing why one summary got its score.
 
 Input is one (document, summary), given as literals (``--document/--summary``), as files
 (``--document-file/--summary-file``) or as one row of a scoring input (``--input FILE --row N``).
-Writes ``explain.html``, ``explanation.json``, ``tokens.png`` and ``tokens.svg`` into DIR (replacing
-earlier ones) and prints the page's path on stdout.
+Writes ``explain.html`` and ``explanation.json`` into DIR (replacing earlier ones), with QUALS also
+the per-token figure ``tokens.png`` and ``tokens.svg``, and prints the page's path on stdout.
+``--metric qags`` explains a QAGS score instead: each question with its two answers and their F1.
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ import json
 import sys
 from pathlib import Path
 
-from quals.cli.common import add_model_flags, add_quals_flags, build_quals
+from quals.cli.common import add_metric_flag, add_model_flags, add_qags_flags, add_quals_flags, build_scorer
 
-HELP = "Explain the QUALS score of one (document, summary): HTML page + per-token figure."
+HELP = "Explain the QUALS (or QAGS) score of one (document, summary): HTML page + per-token figure."
 PAGE_NAME = "explain.html"
 JSON_NAME = "explanation.json"
 FIGURE_STEM = "tokens"
@@ -23,8 +24,9 @@ FIGURE_STEM = "tokens"
 
 def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", type=Path, required=True,
-                        help="Directory for explain.html, explanation.json, tokens.png and tokens.svg "
+                        help="Directory for explain.html, explanation.json and (QUALS) tokens.png and tokens.svg "
                              "(created if missing; earlier files there are replaced).")
+    add_metric_flag(parser)
     literal = parser.add_argument_group("input as text (document and summary each once)")
     literal.add_argument("--document", default=None, help="The document, as literal text.")
     literal.add_argument("--summary", default=None, help="The summary, as literal text.")
@@ -41,28 +43,38 @@ def register(parser: argparse.ArgumentParser) -> None:
     row.add_argument("--summary-field", default="summary", help="Field with the summary (default: summary).")
     add_model_flags(parser)
     add_quals_flags(parser)
+    add_qags_flags(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     document, summary = read_input(args)
-    from quals.reports import plot_token_probabilities, render_explanation
-
-    scorer = build_quals(args, show_progress=False)
+    scorer = build_scorer(args, show_progress=False)
     result = scorer.score([document], [summary])
     example = result.examples[0]
     args.output.mkdir(parents=True, exist_ok=True)
-    figures = plot_token_probabilities(example, args.output / FIGURE_STEM,
-                                       tokenizer=scorer.qagen.backbone.tokenizer)
-    page = render_explanation(document, summary, example, result.signature,
-                              figure_name=figures[0].name if example.pairs else None)
+    for stale in (f"{FIGURE_STEM}.png", f"{FIGURE_STEM}.svg"):  # a QAGS page must not sit beside a QUALS figure
+        (args.output / stale).unlink(missing_ok=True)
+    if args.metric == "quals":
+        from quals.reports import plot_token_probabilities, render_explanation
+
+        figures = plot_token_probabilities(example, args.output / FIGURE_STEM,
+                                           tokenizer=scorer.qagen.backbone.tokenizer)
+        page = render_explanation(document, summary, example, result.signature,
+                                  figure_name=figures[0].name if example.pairs else None)
+        kept = f"{len(example.pairs)} kept QA pairs"
+    else:
+        from quals.reports import render_qags_explanation
+
+        page = render_qags_explanation(document, summary, example, result.signature)
+        kept = f"{len(example.questions)} kept questions"
     page_path = args.output / PAGE_NAME
     page_path.write_text(page, encoding="utf-8")
-    record = {"document": document, "summary": summary, **example.to_dict(details=True),
+    record = {"document": document, "summary": summary, "metric": args.metric, **example.to_dict(details=True),
               "signature": result.signature}
     (args.output / JSON_NAME).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     score = "n/a" if example.score is None else f"{example.score:.4f}"
-    print(f"QUALS {score} over {len(example.pairs)} kept QA pairs"
-          f"{'' if example.reason is None else f' ({example.reason})'}", file=sys.stderr)
+    print(f"{args.metric.upper()} {score} over {kept}{'' if example.reason is None else f' ({example.reason})'}",
+          file=sys.stderr)
     print(page_path)
     return 0
 

@@ -92,7 +92,7 @@ def render_explanation(document: str, summary: str, example: QualsExample, signa
         ValueError: an answer span lies outside the summary.
     """
     ranked = rank_pairs(example.pairs)
-    parts = [_HEAD, _header(example), _HOW_TO_READ, _summary_block(summary, ranked)]
+    parts = [page_head("QUALS explanation"), _header(example), _HOW_TO_READ, _summary_block(summary, ranked)]
     if ranked:
         parts.append(_pairs_table(ranked, example.n_windows))
     if figure_name and ranked:
@@ -100,11 +100,16 @@ def render_explanation(document: str, summary: str, example: QualsExample, signa
                      f'bars are p(token) given the summary and given the document.</p>\n'
                      f'<img class="figure" src="{escape(figure_name)}" alt="per-token probabilities of the '
                      f'QA pairs given the summary and given the document">')
-    parts.append(f'<h2>Document</h2>\n<details><summary>Show the document ({len(document)} characters)'
-                 f'</summary>\n<div class="text">{escape(document)}</div></details>')
-    parts.append(f'<h2>Signature</h2>\n<p><code class="signature">{escape(signature)}</code></p>')
-    parts.append("</body>\n</html>\n")
+    parts.append(page_tail(document, signature))
     return "\n".join(parts)
+
+
+def page_tail(document: str, signature: str) -> str:
+    """The folded document, the signature and the closing tags shared by the explanation pages."""
+    return (f'<h2>Document</h2>\n<details><summary>Show the document ({len(document)} characters)'
+            f'</summary>\n<div class="text">{escape(document)}</div></details>\n'
+            f'<h2>Signature</h2>\n<p><code class="signature">{escape(signature)}</code></p>\n'
+            "</body>\n</html>\n")
 
 
 def _header(example: QualsExample) -> str:
@@ -151,11 +156,16 @@ def _pairs_table(ranked: list[QAPairScore], n_windows: int) -> str:
             "<tbody>\n" + "\n".join(rows) + "\n</tbody>\n</table>")
 
 
+def page_head(title: str) -> str:
+    """Doctype, inline CSS and the opened body shared by the explanation pages."""
+    return _HEAD.replace("{title}", escape(title))
+
+
 _HEAD = """<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
-<title>QUALS explanation</title>
+<title>{title}</title>
 <style>
 body { font-family: system-ui, sans-serif; max-width: 70em; margin: 2em auto; padding: 0 1em; color: #222; }
 h1 { font-size: 1.6em; } h2 { font-size: 1.2em; margin-top: 1.6em; }
