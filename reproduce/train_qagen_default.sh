@@ -13,6 +13,9 @@
 #   MAX_CONTEXT_TOKENS  passage tokens kept around the answer [384]: QUALS reads summaries of
 #                  under 100 tokens; 45 of the 2000 sampled passages are longer and get cut
 #   LORA_R, LORA_ALPHA  LoRA rank and scale [8, 16]: r=8 on all 7 projections is 4.9 MB in float16
+#   BATCH_SIZE, GRAD_ACCUM  examples per forward pass and passes per step [8, 1]; 4 and 2 make the
+#                  same 8-example steps in less memory (Gemma's 262k-token vocabulary makes its
+#                  logits 5x SmolLM2's)
 #   INSTALL=1      copy the trained adapter into src/quals/models/adapters/<backbone>-*-qagen/
 #
 # Re-running the same command resumes from the last checkpoint (every 25 steps).
@@ -47,7 +50,7 @@ if [ ! -f "$OUT/quals_qagen.json" ]; then
     -o "$OUT" --model "$MODEL" --lora \
     --lora-r "${LORA_R:-8}" --lora-alpha "${LORA_ALPHA:-16}" --lora-dropout 0.05 --lora-target-modules all-linear \
     --max-examples "$MAX_EXAMPLES" --seed "$SEED" --max-context-tokens "${MAX_CONTEXT_TOKENS:-384}" \
-    --num-train-epochs 1 --batch-size 8 --gradient-accumulation-steps 1 --learning-rate 2e-4 \
+    --num-train-epochs 1 --batch-size "${BATCH_SIZE:-8}" --gradient-accumulation-steps "${GRAD_ACCUM:-1}" --learning-rate 2e-4 \
     --eval-size 100 --eval-steps 50 --save-steps 25 --logging-steps 5 \
     --adapter-dtype float16
 fi
