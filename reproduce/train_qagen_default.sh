@@ -14,8 +14,8 @@
 #                  under 100 tokens; 45 of the 2000 sampled passages are longer and get cut
 #   LORA_R, LORA_ALPHA  LoRA rank and scale [8, 16]: r=8 on all 7 projections is 4.9 MB in float16
 #   BATCH_SIZE, GRAD_ACCUM  examples per forward pass and passes per step [8, 1]; 4 and 2 make the
-#                  same 8-example steps in less memory (Gemma's 262k-token vocabulary makes its
-#                  logits 5x SmolLM2's)
+#                  8-example steps in less memory (Gemma's 262k-token vocabulary makes its
+#                  logits 5x SmolLM2's), though length grouping then orders the examples differently
 #   INSTALL=1      copy the trained adapter into src/quals/models/adapters/<backbone>-*-qagen/
 #
 # Re-running the same command resumes from the last checkpoint (every 25 steps).
