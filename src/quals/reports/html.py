@@ -57,13 +57,19 @@ def summary_segments(summary: str, ranked: list[QAPairScore]) -> list[Segment]:
     Raises:
         ValueError: a pair's ``answer_span`` does not lie inside the summary.
     """
-    cover: list[list[int]] = [[] for _ in summary]
-    for k, pair in enumerate(ranked):
+    for pair in ranked:
         start, end = pair.answer_span
         if not 0 <= start <= end <= len(summary):
             raise ValueError(f"answer span {pair.answer_span} of {pair.answer!r} is outside the summary "
                              f"(length {len(summary)})")
-        for c in range(start, end):
+    return cover_segments(len(summary), [pair.answer_span for pair in ranked])
+
+
+def cover_segments(length: int, spans: list[tuple[int, int] | None]) -> list[Segment]:
+    """Split ``range(length)`` into runs covered by the same spans (``spans[k]`` None: not shown)."""
+    cover: list[list[int]] = [[] for _ in range(length)]
+    for k, span in enumerate(spans):
+        for c in range(*span) if span is not None else ():
             cover[c].append(k)
     segments: list[Segment] = []
     for c, covering in enumerate(cover):
@@ -73,6 +79,27 @@ def summary_segments(summary: str, ranked: list[QAPairScore]) -> list[Segment]:
         else:
             segments.append(Segment(c, c + 1, key))
     return segments
+
+
+def summary_section(summary: str, segments: list[Segment], colours: list[str], titles: list[str],
+                    scale: list[tuple[float, str]], note: str) -> str:
+    """The highlighted summary with its note and colour scale.
+
+    ``summary`` is escaped; each covered run sits in a ``<mark>`` with the colour of its first
+    (worst) item and the titles of every item covering it as the hover text. ``scale`` lists
+    (value, colour) swatches; ``note`` is HTML.
+    """
+    pieces = []
+    for segment in segments:
+        run = escape(summary[segment.start:segment.end])
+        if not segment.pairs:
+            pieces.append(run)
+            continue
+        title = "\n".join(titles[k] for k in segment.pairs)
+        pieces.append(f'<mark style="background:{colours[segment.pairs[0]]}" title="{escape(title)}">{run}</mark>')
+    legend = " ".join(f'<span class="swatch" style="background:{colour}">{value:g}</span>' for value, colour in scale)
+    return (f'<h2>Summary</h2>\n<div class="text summary">{"".join(pieces)}</div>\n'
+            f'<p class="note">{note} Scale: {legend}</p>')
 
 
 def render_explanation(document: str, summary: str, example: QualsExample, signature: str,
@@ -125,22 +152,13 @@ def _header(example: QualsExample) -> str:
 
 
 def _summary_block(summary: str, ranked: list[QAPairScore]) -> str:
-    pieces = []
-    for segment in summary_segments(summary, ranked):
-        text = escape(summary[segment.start:segment.end])
-        if not segment.pairs:
-            pieces.append(text)
-            continue
-        worst = ranked[segment.pairs[0]]  # ranked worst first, so the first covering pair is the worst
-        title = "\n".join(f"#{k + 1} Q: {ranked[k].question} A: {ranked[k].answer} "
-                          f"LL_D-LL_S = {ranked[k].difference:.3f}" for k in segment.pairs)
-        pieces.append(f'<mark style="background:{difference_colour(worst.difference)}" '
-                      f'title="{escape(title)}">{text}</mark>')
-    legend = " ".join(f'<span class="swatch" style="background:{difference_colour(v)}">{v:g}</span>'
-                      for v in (0.0, -0.5, -1.0, -1.5, -2.0))
-    return (f'<h2>Summary</h2>\n<div class="text summary">{"".join(pieces)}</div>\n'
-            f'<p class="note">Highlighted: answers of kept QA pairs, coloured by LL_D &minus; LL_S '
-            f'(the worst pair where spans overlap; hover for the pairs). Scale: {legend}</p>')
+    colours = [difference_colour(pair.difference) for pair in ranked]  # ranked worst first
+    titles = [f"#{k + 1} Q: {pair.question} A: {pair.answer} LL_D-LL_S = {pair.difference:.3f}"
+              for k, pair in enumerate(ranked)]
+    scale = [(v, difference_colour(v)) for v in (0.0, -0.5, -1.0, -1.5, -2.0)]
+    return summary_section(summary, summary_segments(summary, ranked), colours, titles, scale,
+                           "Highlighted: answers of kept QA pairs, coloured by LL_D &minus; LL_S "
+                           "(the worst pair where spans overlap; hover for the pairs).")
 
 
 def _pairs_table(ranked: list[QAPairScore], n_windows: int) -> str:

@@ -19,7 +19,15 @@ from __future__ import annotations
 from html import escape
 
 from quals.metrics.qags_results import QagsExample, QagsQuestion
-from quals.reports.html import DIFFERENCE_AT_RED, Segment, difference_colour, page_head, page_tail
+from quals.reports.html import (
+    DIFFERENCE_AT_RED,
+    Segment,
+    cover_segments,
+    difference_colour,
+    page_head,
+    page_tail,
+    summary_section,
+)
 
 
 def f1_colour(f1: float) -> str:
@@ -40,19 +48,11 @@ def candidate_segments(summary: str, ranked: list[QagsQuestion]) -> list[Segment
     its first occurrence; one that is not found (the QG model was given other text) is not shown.
     """
     lowered = summary.lower()
-    cover: list[list[int]] = [[] for _ in summary]
-    for k, question in enumerate(ranked):
+    spans: list[tuple[int, int] | None] = []
+    for question in ranked:
         start = lowered.find(question.answer_candidate.lower()) if question.answer_candidate else -1
-        for c in range(start, start + len(question.answer_candidate)) if start >= 0 else ():
-            cover[c].append(k)
-    segments: list[Segment] = []
-    for c, covering in enumerate(cover):
-        key = tuple(covering)
-        if segments and segments[-1].pairs == key:
-            segments[-1] = Segment(segments[-1].start, c + 1, key)
-        else:
-            segments.append(Segment(c, c + 1, key))
-    return segments
+        spans.append((start, start + len(question.answer_candidate)) if start >= 0 else None)
+    return cover_segments(len(summary), spans)
 
 
 def render_qags_explanation(document: str, summary: str, example: QagsExample, signature: str) -> str:
@@ -82,22 +82,13 @@ def _header(example: QagsExample) -> str:
 
 
 def _summary_block(summary: str, ranked: list[QagsQuestion]) -> str:
-    pieces = []
-    for segment in candidate_segments(summary, ranked):
-        text = escape(summary[segment.start:segment.end])
-        if not segment.pairs:
-            pieces.append(text)
-            continue
-        worst = ranked[segment.pairs[0]]
-        title = "\n".join(f"#{k + 1} Q: {ranked[k].question} summary: {ranked[k].answer_summary} "
-                          f"document: {ranked[k].answer_document or '(no answer)'} F1 = {ranked[k].f1:.2f}"
-                          for k in segment.pairs)
-        pieces.append(f'<mark style="background:{f1_colour(worst.f1)}" title="{escape(title)}">{text}</mark>')
-    legend = " ".join(f'<span class="swatch" style="background:{f1_colour(v)}">{v:g}</span>'
-                      for v in (1.0, 0.75, 0.5, 0.25, 0.0))
-    return (f'<h2>Summary</h2>\n<div class="text summary">{"".join(pieces)}</div>\n'
-            f'<p class="note">Highlighted: answer candidates of kept questions, coloured by the answer F1 '
-            f'(the worst question where candidates overlap; hover for the questions). Scale: {legend}</p>')
+    colours = [f1_colour(q.f1) for q in ranked]  # ranked worst first
+    titles = [f"#{k + 1} Q: {q.question} summary: {q.answer_summary} "
+              f"document: {q.answer_document or '(no answer)'} F1 = {q.f1:.2f}" for k, q in enumerate(ranked)]
+    scale = [(v, f1_colour(v)) for v in (1.0, 0.75, 0.5, 0.25, 0.0)]
+    return summary_section(summary, candidate_segments(summary, ranked), colours, titles, scale,
+                           "Highlighted: answer candidates of kept questions, coloured by the answer F1 "
+                           "(the worst question where candidates overlap; hover for the questions).")
 
 
 def _questions_table(ranked: list[QagsQuestion], n_windows: int) -> str:
