@@ -35,6 +35,14 @@ def kept_pairs(scores_path: Path) -> dict[str, int]:
     return kept
 
 
+def scores_file(folder: Path) -> Path | None:
+    """The full run's ``quals.jsonl`` when there is one, else a row-limited ``quals.<subset>.jsonl``."""
+    if (folder / "quals.jsonl").is_file():
+        return folder / "quals.jsonl"
+    files = sorted(folder.glob("quals.*.jsonl"))
+    return files[0] if files else None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("settings", nargs="+", help="NAME=DIR: a meta-eval output folder per setting.")
@@ -52,14 +60,16 @@ def main() -> None:
     for dataset, rows in rows_by_dataset.items():
         values, pairs = {}, {}
         for name, folder in folders.items():
-            files = sorted((Path(folder) / "scores" / dataset).glob("quals*.jsonl"))
-            if files:
-                values[name] = read_values(files[0], "quals")
-                pairs[name] = kept_pairs(files[0])
+            path = scores_file(Path(folder) / "scores" / dataset)
+            if path is not None:
+                values[name] = read_values(path, "quals")
+                pairs[name] = kept_pairs(path)
         if len(values) != len(folders):
             continue
         shared = set.intersection(*({i for i in v} for v in values.values()))
         members = [r for r in rows if r.id in shared and r.split == "test"]
+        if not members:
+            continue
         restricted = {n: {i: v for i, v in vals.items() if i in shared} for n, vals in values.items()}
         first = next(iter(restricted))
         for name, vals in restricted.items():
