@@ -190,6 +190,10 @@ def test_qags_candidates_are_highlighted_where_they_occur_case_insensitively():
     covered = {summary[s.start:s.end]: s.pairs for s in candidate_segments(summary, ranked) if s.pairs}
     assert covered == {"Mayor": (0,), "Leeds": (1,)}  # "Paris" is not in the summary: not shown
     assert "".join(summary[s.start:s.end] for s in candidate_segments(summary, ranked)) == summary
+    # Lower-casing "İ" adds a character; the offsets must still be those of the original text.
+    dotted = "İstanbul hosts the Leeds team."
+    covered = {dotted[s.start:s.end] for s in candidate_segments(dotted, [_question("Q", "Leeds", 1.0)]) if s.pairs}
+    assert covered == {"Leeds"}
 
 
 def test_qags_f1_colours_run_from_green_to_red():

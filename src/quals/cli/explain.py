@@ -16,7 +16,7 @@ from pathlib import Path
 
 from quals.cli.common import add_metric_flag, add_model_flags, add_qags_flags, add_quals_flags, build_scorer
 
-HELP = "Explain the QUALS (or QAGS) score of one (document, summary): HTML page + per-token figure."
+HELP = "Explain the QUALS (or QAGS) score of one (document, summary): HTML page (+ per-token figure for QUALS)."
 PAGE_NAME = "explain.html"
 JSON_NAME = "explanation.json"
 FIGURE_STEM = "tokens"

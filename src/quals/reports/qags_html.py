@@ -16,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+import re
 from html import escape
 
 from quals.metrics.qags_results import QagsExample, QagsQuestion
@@ -47,11 +48,12 @@ def candidate_segments(summary: str, ranked: list[QagsQuestion]) -> list[Segment
     A candidate is a span of the summary (a named entity or noun chunk), found case-insensitively at
     its first occurrence; one that is not found (the QG model was given other text) is not shown.
     """
-    lowered = summary.lower()
     spans: list[tuple[int, int] | None] = []
     for question in ranked:
-        start = lowered.find(question.answer_candidate.lower()) if question.answer_candidate else -1
-        spans.append((start, start + len(question.answer_candidate)) if start >= 0 else None)
+        # A regex on the original text: str.lower() can change lengths (e.g. "İ"), shifting offsets.
+        found = re.search(re.escape(question.answer_candidate), summary, re.IGNORECASE) \
+            if question.answer_candidate else None
+        spans.append(found.span() if found else None)
     return cover_segments(len(summary), spans)
 
 
