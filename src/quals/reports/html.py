@@ -140,15 +140,21 @@ def page_tail(document: str, signature: str) -> str:
 
 
 def _header(example: QualsExample) -> str:
-    if example.score is None:
-        value = f'<span class="null">no score</span> &mdash; {escape(example.reason or "no reason given")}'
-    else:
-        value = f'<span class="score" style="background:{difference_colour(example.score)}">' \
-                f'{example.score:.4f}</span> nats per token'
+    colour = None if example.score is None else difference_colour(example.score)
     counts = (f"{len(example.pairs)} QA pairs kept of {example.n_generated} generated "
               f"({example.n_well_formed} well formed, {example.n_in_summary} with the answer in the summary); "
               f"document scored in {example.n_windows} window{'s' if example.n_windows != 1 else ''}.")
-    return f"<h1>QUALS: {value}</h1>\n<p>{counts}</p>"
+    return score_heading("QUALS", example.score, example.reason, colour, "nats per token", counts)
+
+
+def score_heading(metric: str, score: float | None, reason: str | None, colour: str | None, unit: str,
+                  counts: str) -> str:
+    """The page's title line (the score on its colour, or why there is none) and its counts line."""
+    if score is None:
+        value = f'<span class="null">no score</span> &mdash; {escape(reason or "no reason given")}'
+    else:
+        value = f'<span class="score" style="background:{colour}">{score:.4f}</span> {unit}'
+    return f"<h1>{metric}: {value}</h1>\n<p>{counts}</p>"
 
 
 def _summary_block(summary: str, ranked: list[QAPairScore]) -> str:

@@ -27,6 +27,7 @@ from quals.reports.html import (
     difference_colour,
     page_head,
     page_tail,
+    score_heading,
     summary_section,
 )
 
@@ -71,16 +72,12 @@ def render_qags_explanation(document: str, summary: str, example: QagsExample, s
 
 
 def _header(example: QagsExample) -> str:
-    if example.score is None:
-        value = f'<span class="null">no score</span> &mdash; {escape(example.reason or "no reason given")}'
-    else:
-        value = f'<span class="score" style="background:{f1_colour(example.score)}">{example.score:.4f}</span> ' \
-                f"mean answer F1"
+    colour = None if example.score is None else f1_colour(example.score)
     counts = (f"{len(example.questions)} questions kept of {example.n_generated} generated for "
               f"{len(example.candidates)} answer candidates ({example.n_clean} clean, {example.n_answered} answered "
               f"from the summary, {example.n_consistent} of those matching their candidate); document read in "
               f"{example.n_windows} window{'s' if example.n_windows != 1 else ''}.")
-    return f"<h1>QAGS: {value}</h1>\n<p>{counts}</p>"
+    return score_heading("QAGS", example.score, example.reason, colour, "mean answer F1", counts)
 
 
 def _summary_block(summary: str, ranked: list[QagsQuestion]) -> str:
