@@ -73,10 +73,13 @@ def _save_adapter(base_dir, directory, base_name: str):
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
 
+    from quals.models.loading import quiet_peft
+
     torch.manual_seed(0)
     network = AutoModelForCausalLM.from_pretrained(base_dir)
-    model = get_peft_model(network, LoraConfig(r=2, lora_alpha=4, target_modules="all-linear",
-                                               init_lora_weights=False, task_type="CAUSAL_LM"))
+    with quiet_peft():  # the library's own loads hide peft's deprecation warning too
+        model = get_peft_model(network, LoraConfig(r=2, lora_alpha=4, target_modules="all-linear",
+                                                   init_lora_weights=False, task_type="CAUSAL_LM"))
     model.save_pretrained(directory)
     config_file = directory / "adapter_config.json"
     config_file.write_text(json.dumps({**json.loads(config_file.read_text()), "base_model_name_or_path": base_name}))
