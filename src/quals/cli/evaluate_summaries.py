@@ -1,7 +1,7 @@
 """``quals evaluate-summaries SYSTEM.jsonl... --test TEST -o DIR``: compare summarizers on a test set.
 
 Each SYSTEM file holds one summary per test row, in test order (``quals summarize`` writes them).
-Per-row ROUGE-1/2/L, entity precision, QUALS and optionally QAGS go to ``DIR/NAME.jsonl``
+Per-row ROUGE-1/2/L (optionally the sentence-level ROUGE-Lsum), entity precision, QUALS and optionally QAGS go to ``DIR/NAME.jsonl``
 (resumable; the entity metric uses the ``--spacy-model`` pipeline); ``DIR/table.md`` and
 ``DIR/results.json`` compare every system with the first
 (paired bootstrap). The table is also printed on stdout.
@@ -27,7 +27,8 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--name", action="append", default=None,
                         help="Name of each system, in order (repeat; default: the file names without suffix).")
     parser.add_argument("--metrics", default=DEFAULT_METRICS,
-                        help=f"Comma-separated subset of rouge,entities,quals,qags (default: {DEFAULT_METRICS}).")
+                        help="Comma-separated subset of rouge, rougelsum (summary-level ROUGE-L over sentences), "
+                             f"entities, quals, qags (default: {DEFAULT_METRICS}).")
     parser.add_argument("--input-format", choices=("jsonl", "csv", "parquet"), default=None,
                         help="Format of the test file (default: from the file name).")
     parser.add_argument("--document-field", default="document", help="Test field with the document.")

@@ -1,8 +1,8 @@
 """Evaluate generated summaries of a test set, as the paper's ConSeq tables do, and compare systems.
 
 Per row: ROUGE-1/2/L F1 against the reference (``rouge-score``, Porter stemmer; ``rougeL`` is the
-LCS over the whole text, not the sentence-split summary-level ``rougeLsum`` of the Perl script),
-entity precision against the document (share of the summary's spaCy named entities whose text
+LCS over the whole text), optionally ``rougeLsum`` (metric ``rougelsum``: the summary-level LCS over
+sentences, as the Perl ROUGE script computes ROUGE-L for multi-sentence summaries), entity precision against the document (share of the summary's spaCy named entities whose text
 occurs in the document, case-insensitive, whitespace-normalised, on word boundaries; as
 ``prec_s`` of Nan et al., EACL 2021, with all entity types), QUALS and QAGS (optional). Per
 system: means over the rows where a metric is defined, and a paired bootstrap against the first
@@ -28,12 +28,12 @@ from quals.metrics.qags_config import DEFAULT_SPACY_MODEL
 
 logger = logging.getLogger(__name__)
 
-METRICS = ("rouge", "entities", "quals", "qags")
-COLUMNS = {"rouge1": "ROUGE-1", "rouge2": "ROUGE-2", "rougeL": "ROUGE-L", "entity_precision": "Entity P",
-           "quals": "QUALS", "qags": "QAGS"}
-_COLUMNS_OF = {"rouge": ("rouge1", "rouge2", "rougeL"), "entities": ("entity_precision",), "quals": ("quals",),
-               "qags": ("qags",)}
-_PERCENT = {"rouge1", "rouge2", "rougeL", "entity_precision"}
+METRICS = ("rouge", "rougelsum", "entities", "quals", "qags")
+COLUMNS = {"rouge1": "ROUGE-1", "rouge2": "ROUGE-2", "rougeL": "ROUGE-L", "rougeLsum": "ROUGE-Lsum",
+           "entity_precision": "Entity P", "quals": "QUALS", "qags": "QAGS"}
+_COLUMNS_OF = {"rouge": ("rouge1", "rouge2", "rougeL"), "rougelsum": ("rougeLsum",), "entities": ("entity_precision",),
+               "quals": ("quals",), "qags": ("qags",)}
+_PERCENT = {"rouge1", "rouge2", "rougeL", "rougeLsum", "entity_precision"}
 
 
 def make_rouge_scorer():
@@ -46,6 +46,35 @@ def rouge_f(scorer, reference: str, summary: str) -> dict[str, float]:
     """ROUGE-1/2/L F1 of ``summary`` against ``reference`` (values in [0, 1])."""
     scores = scorer.score(reference, summary)  # rouge-score takes (target, prediction)
     return {name: scores[name].fmeasure for name in ("rouge1", "rouge2", "rougeL")}
+
+
+class RougeLsum:
+    """Summary-level ROUGE-L F1: sentences split, then ``rouge-score``'s ``rougeLsum`` (Porter stemmer).
+
+    ``rouge-score`` splits sentences only on newlines, or with nltk's punkt data, which is a separate
+    download; spaCy's rule-based sentencizer needs no data and is already a dependency.
+
+    >>> scorer = RougeLsum()
+    >>> scorer("The cat sat. The dog ran.", "The dog ran. The cat sat.")
+    1.0
+    """
+
+    def __init__(self) -> None:
+        import spacy
+        from rouge_score import rouge_scorer
+
+        self.nlp = spacy.blank("en")
+        self.nlp.add_pipe("sentencizer")
+        self.scorer = rouge_scorer.RougeScorer(["rougeLsum"], use_stemmer=True)
+        self.version = f"spacy-{spacy.__version__}/sentencizer"
+
+    def lines(self, text: str) -> str:
+        """One sentence per line, newlines inside a sentence removed (rougeLsum splits on them)."""
+        return "\n".join(" ".join(sentence.text.split()) for sentence in self.nlp(text).sents
+                         if sentence.text.strip())
+
+    def __call__(self, reference: str, summary: str) -> float:
+        return self.scorer.score(self.lines(reference), self.lines(summary))["rougeLsum"].fmeasure
 
 
 def _normalise(text: str) -> str:
@@ -118,6 +147,7 @@ class SummaryEvaluator:
         self.metrics = tuple(m for m in METRICS if m in metrics)
         self.quals, self.qags = quals, qags
         self.rouge = make_rouge_scorer() if "rouge" in metrics else None
+        self.rouge_lsum = RougeLsum() if "rougelsum" in metrics else None
         self.entities = EntityExtractor(spacy_model) if "entities" in metrics else None
 
     @property
@@ -130,6 +160,8 @@ class SummaryEvaluator:
         info: dict = {"metrics": list(self.metrics)}
         if self.rouge is not None:
             info["rouge"] = f"rouge-score:{version('rouge-score')}|stemmer:true|F1"
+        if self.rouge_lsum is not None:
+            info["rougelsum"] = f"rouge-score:{version('rouge-score')}|stemmer:true|F1|{self.rouge_lsum.version}"
         if self.entities is not None:
             info["entities"] = self.entities.version
         for name in ("quals", "qags"):
@@ -144,6 +176,9 @@ class SummaryEvaluator:
         if self.rouge is not None:
             for row in good:
                 values[row.index].update(rouge_f(self.rouge, row.reference, row.summary))
+        if self.rouge_lsum is not None:
+            for row in good:
+                values[row.index]["rougeLsum"] = self.rouge_lsum(row.reference, row.summary)
         if self.entities is not None and good:
             for row, entities in zip(good, self.entities.entities([r.summary for r in good])):
                 values[row.index].update(entity_precision=entity_precision(entities, row.document),

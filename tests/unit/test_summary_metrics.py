@@ -1,0 +1,67 @@
+"""Per-row metrics of ``evaluate-summaries`` without a model: ROUGE-L vs ROUGE-Lsum, entity precision,
+joining test and system rows."""
+
+import json
+
+import pytest
+
+from quals.evaluation.summaries import (RougeLsum, SummaryEvaluator, entity_precision, join_rows, make_rouge_scorer,
+                                        rouge_f)
+
+
+@pytest.fixture(scope="module")
+def lsum():
+    return RougeLsum()
+
+
+def test_rouge_lsum_matches_sentences_in_any_order_where_rouge_l_does_not(lsum):
+    reference = "The council approved the budget on Monday. Protesters gathered outside the hall."
+    swapped = "Protesters gathered outside the hall. The council approved the budget on Monday."
+    assert lsum(reference, swapped) == pytest.approx(1.0)
+    assert rouge_f(make_rouge_scorer(), reference, swapped)["rougeL"] < 0.7
+
+
+def test_rouge_lsum_splits_on_sentences_not_on_stray_newlines(lsum):
+    assert lsum.lines("Dr. Smith went to\nWashington. He met Mr. Jones!") == \
+        "Dr. Smith went to Washington.\nHe met Mr. Jones!"
+    # one sentence broken by a newline scores as that sentence, not as two fragments
+    assert lsum("Dr. Smith went to Washington.", "Dr. Smith went to\nWashington.") == pytest.approx(1.0)
+
+
+def test_rouge_lsum_is_rouge_l_for_single_sentences(lsum):
+    reference, summary = "The mayor opened a new bridge in Leeds.", "A bridge in Leeds was opened by the mayor."
+    assert lsum(reference, summary) == pytest.approx(rouge_f(make_rouge_scorer(), reference, summary)["rougeL"])
+
+
+def test_rougelsum_metric_adds_its_column_and_records_the_splitter():
+    evaluator = SummaryEvaluator(["rougelsum", "rouge"])
+    assert evaluator.columns == ["rouge1", "rouge2", "rougeL", "rougeLsum"]
+    assert "sentencizer" in evaluator.run_info()["rougelsum"]
+    with pytest.raises(ValueError, match="subset"):
+        SummaryEvaluator(["rougeLsum"])  # the column name is not a metric name
+
+
+def test_entity_precision_needs_whole_words_and_ignores_case():
+    assert entity_precision(["Leeds", "Bradford"], "Flights from LEEDS were cancelled.") == 0.5
+    assert entity_precision(["Lee"], "Flights from Leeds were cancelled.") == 0.0
+    assert entity_precision([], "anything") is None
+
+
+def _jsonl(path, rows):
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def test_join_rows_flags_bad_rows_and_refuses_misaligned_files(tmp_path):
+    test = _jsonl(tmp_path / "test.jsonl", [{"id": "a", "document": "D1", "summary": "R1"},
+                                            {"id": "b", "document": "D2", "summary": "R2"}])
+    system = _jsonl(tmp_path / "sys.jsonl", [{"id": "a", "summary": "S1"}, {"id": "b", "summary": " "}])
+    rows = join_rows(test, system)
+    assert rows[0].error is None and rows[0].summary == "S1"
+    assert "summary" in rows[1].error  # empty summary: this row flagged, the other still scored
+    _jsonl(system, [{"id": "b", "summary": "S1"}, {"id": "a", "summary": "S2"}])
+    with pytest.raises(ValueError, match="row 0: id 'b'"):
+        join_rows(test, system)
+    _jsonl(system, [{"id": "a", "summary": "S1"}])
+    with pytest.raises(ValueError, match="1 rows but"):
+        join_rows(test, system)
