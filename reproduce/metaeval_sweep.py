@@ -3,9 +3,11 @@
 Each folder holds one setting's ``scores/<dataset>/quals*.jsonl``; the comparison keeps, per
 dataset, the test rows that every folder scored (nulls included, so coverage counts), and reports
 per setting: rows with a score, QA pairs kept per summary (the yield; a null row keeps none),
-Pearson and Spearman (95% bootstrap CI) on the rows that setting scored, and Spearman of this
-setting and of the first one on the rows both scored (like for like). A trained QAGen adapter is
-compared with the untrained backbone the same way: one folder per model.
+Pearson and Spearman (95% bootstrap CI) on the rows that setting scored, Spearman of this
+setting and of the first one on the rows both scored (like for like), and the difference of the two
+with a paired bootstrap interval (rows resampled together, so both settings see the same
+resamples): an interval that covers 0 means the data cannot tell the two settings apart. A trained
+QAGen is compared with another the same way: one folder per model.
 
     python reproduce/metaeval_sweep.py NAME=DIR [NAME=DIR ...] --bench ../shared/data/bench -o sweep.md
 """
@@ -19,10 +21,20 @@ from pathlib import Path
 from quals.data.benchmarks import benchmark_files, read_benchmark
 from quals.evaluation.agreement import agreement, common_rows
 from quals.evaluation.metaeval import read_values
+from quals.evaluation.statistics import bootstrap_interval, correlation
 
 
 def _fmt(estimate) -> str:
     return f"{estimate.value:.3f} [{estimate.low:.2f}, {estimate.high:.2f}]"
+
+
+def spearman_difference(this: list[float], first: list[float], human: list[float], *, seed: int) -> str:
+    """Spearman(this, human) - Spearman(first, human) with a paired percentile bootstrap 95% CI."""
+    def statistic(a, b, h):
+        return correlation(a, h, "spearman") - correlation(b, h, "spearman")
+
+    low, high = bootstrap_interval(statistic, this, first, human, seed=seed)
+    return f"{statistic(this, first, human):+.3f} [{low:+.2f}, {high:+.2f}]"
 
 
 def kept_pairs(scores_path: Path) -> dict[str, int]:
@@ -56,7 +68,8 @@ def main() -> None:
         for row in read_benchmark(path):
             rows_by_dataset.setdefault(row.dataset, []).append(row)
     lines = ["| dataset | setting | shared test rows | scored | pairs kept / summary | Pearson [95% CI] | Spearman [95% CI] | "
-             "Spearman on rows scored by this and the first setting: this / first |", "|---|---|---|---|---|---|---|---|"]
+             "Spearman on rows scored by this and the first setting: this / first | difference [paired 95% CI] |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for dataset, rows in rows_by_dataset.items():
         values, pairs = {}, {}
         for name, folder in folders.items():
@@ -79,9 +92,13 @@ def main() -> None:
             like = [agreement(n, dataset, [r for r in members if r.id in both],
                               {i: v for i, v in pair[n].items() if i in both}, seed=args.seed) for n in (name, first)]
             yield_ = sum(pairs[name][r.id] for r in members) / max(len(members), 1)
+            paired = [r for r in members if r.id in both]
+            difference = "" if name == first else spearman_difference(
+                [pair[name][r.id].value for r in paired], [pair[first][r.id].value for r in paired],
+                [r.score for r in paired], seed=args.seed)
             lines.append(f"| {dataset} | {name} | {own.n_test} | {own.n_scored} | {yield_:.2f} | {_fmt(own.correlations['pearson'])} | "
                          f"{_fmt(own.correlations['spearman'])} | {like[0].correlations['spearman'].value:.3f} / "
-                         f"{like[1].correlations['spearman'].value:.3f} (n={like[0].n_scored}) |")
+                         f"{like[1].correlations['spearman'].value:.3f} (n={like[0].n_scored}) | {difference} |")
     args.output.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
