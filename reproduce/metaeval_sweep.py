@@ -6,7 +6,9 @@ per setting: rows with a score, QA pairs kept per summary (the yield; a null row
 Pearson and Spearman (95% bootstrap CI) on the rows that setting scored, Spearman of this
 setting and of the first one on the rows both scored (like for like), and the difference of the two
 with a paired bootstrap interval (rows resampled together, so both settings see the same
-resamples): an interval that covers 0 means the data cannot tell the two settings apart. A trained
+resamples): an interval that covers 0 means the data cannot tell the two settings apart. Where the
+rows come from several systems (FRANK), the same for the partial Spearman by system (FRANK's
+protocol, which removes differences between systems that inflate plain correlations). A trained
 QAGen is compared with another the same way: one folder per model.
 
     python reproduce/metaeval_sweep.py NAME=DIR [NAME=DIR ...] --bench ../shared/data/bench -o sweep.md
@@ -21,7 +23,7 @@ from pathlib import Path
 from quals.data.benchmarks import benchmark_files, read_benchmark
 from quals.evaluation.agreement import agreement, common_rows
 from quals.evaluation.metaeval import read_values
-from quals.evaluation.statistics import bootstrap_interval, correlation
+from quals.evaluation.statistics import bootstrap_interval, correlation, partial_correlation
 
 
 def _fmt(estimate) -> str:
@@ -35,6 +37,20 @@ def spearman_difference(this: list[float], first: list[float], human: list[float
 
     low, high = bootstrap_interval(statistic, this, first, human, seed=seed)
     return f"{statistic(this, first, human):+.3f} [{low:+.2f}, {high:+.2f}]"
+
+
+def partial_spearman_difference(this: list[float], first: list[float], human: list[float], systems: list[str], *,
+                                seed: int) -> str:
+    """Partial Spearman by system of each, and their difference with a paired bootstrap 95% CI."""
+    def partial(a, h, g):
+        return partial_correlation(a, h, g, "spearman")
+
+    def statistic(a, b, h, g):
+        return partial(a, h, g) - partial(b, h, g)
+
+    low, high = bootstrap_interval(statistic, this, first, human, systems, seed=seed)
+    return (f"{partial(this, human, systems):.3f} / {partial(first, human, systems):.3f}, "
+            f"{statistic(this, first, human, systems):+.3f} [{low:+.2f}, {high:+.2f}]")
 
 
 def kept_pairs(scores_path: Path) -> dict[str, int]:
@@ -68,8 +84,9 @@ def main() -> None:
         for row in read_benchmark(path):
             rows_by_dataset.setdefault(row.dataset, []).append(row)
     lines = ["| dataset | setting | shared test rows | scored | pairs kept / summary | Pearson [95% CI] | Spearman [95% CI] | "
-             "Spearman on rows scored by this and the first setting: this / first | difference [paired 95% CI] |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "Spearman on rows scored by this and the first setting: this / first | difference [paired 95% CI] | "
+             "partial Spearman by system on those rows: this / first, difference [paired 95% CI] |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for dataset, rows in rows_by_dataset.items():
         values, pairs = {}, {}
         for name, folder in folders.items():
@@ -96,9 +113,13 @@ def main() -> None:
             difference = "" if name == first else spearman_difference(
                 [pair[name][r.id].value for r in paired], [pair[first][r.id].value for r in paired],
                 [r.score for r in paired], seed=args.seed)
+            systems = [r.model_name or "" for r in paired]
+            partial = "" if name == first or len(set(systems)) < 2 else partial_spearman_difference(
+                [pair[name][r.id].value for r in paired], [pair[first][r.id].value for r in paired],
+                [r.score for r in paired], systems, seed=args.seed)
             lines.append(f"| {dataset} | {name} | {own.n_test} | {own.n_scored} | {yield_:.2f} | {_fmt(own.correlations['pearson'])} | "
                          f"{_fmt(own.correlations['spearman'])} | {like[0].correlations['spearman'].value:.3f} / "
-                         f"{like[1].correlations['spearman'].value:.3f} (n={like[0].n_scored}) | {difference} |")
+                         f"{like[1].correlations['spearman'].value:.3f} (n={like[0].n_scored}) | {difference} | {partial} |")
     args.output.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
