@@ -8,6 +8,8 @@
 #   reproduce/metaeval_runs.sh sweep        # QUALS settings on the first 60 seeded rows of each
 #   reproduce/metaeval_runs.sh adapter      # QUALS with the trained QAGen adapter ($QAGEN) on all three
 #                                           # (ADAPTER_ROWS=60: only the first 60 seeded rows of each split)
+#   reproduce/metaeval_runs.sh backbones    # QUALS with the Gemma-3-270m QAGen ($GEMMA_QAGEN) on QAGS-C and
+#                                           # QAGS-X, compared with the shipped adapter (run `adapter` first)
 #   reproduce/metaeval_runs.sh report       # all tables, once the runs above are complete
 set -euo pipefail
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} MKL_NUM_THREADS=${MKL_NUM_THREADS:-1}
@@ -44,5 +46,9 @@ case "${1:-}" in
               $Q meta-eval "$B/frank.jsonl.gz" -o "$OUT/adapter" --metrics quals $R $QA $L
               .venv/bin/python reproduce/metaeval_sweep.py "untrained=$OUT/g10" "adapter=$OUT/adapter" \
                   --bench "$B" -o "$OUT/adapter.md" ;;
-  *) echo "usage: $0 qags-quals|qags-base|frank|sweep|adapter|report" >&2; exit 2 ;;
+  backbones)  G="--num-groups 10 --answer-constraint summary_span --model ${GEMMA_QAGEN:-runs/qagen-gemma3-2000-s13}"
+              $Q meta-eval $QAGS_SETS -o "$OUT/gemma" --metrics quals $G $L
+              .venv/bin/python reproduce/metaeval_sweep.py "smollm2=$OUT/adapter" "gemma=$OUT/gemma" "untrained=$OUT/g10" \
+                  --bench "$B" -o "$OUT/backbones.md" ;;
+  *) echo "usage: $0 qags-quals|qags-base|frank|sweep|adapter|backbones|report" >&2; exit 2 ;;
 esac
