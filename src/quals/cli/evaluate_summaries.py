@@ -1,10 +1,10 @@
 """``quals evaluate-summaries SYSTEM.jsonl... --test TEST -o DIR``: compare summarizers on a test set.
 
 Each SYSTEM file holds one summary per test row, in test order (``quals summarize`` writes them).
-Per-row ROUGE-1/2/L (optionally the sentence-level ROUGE-Lsum), entity precision, QUALS and optionally QAGS go to ``DIR/NAME.jsonl``
-(resumable; the entity metric uses the ``--spacy-model`` pipeline); ``DIR/table.md`` and
-``DIR/results.json`` compare every system with the first
-(paired bootstrap). The table is also printed on stdout.
+Per-row ROUGE-1/2/L (optionally the summary-level ROUGE-Lsum), entity precision, QUALS and
+optionally QAGS go to ``DIR/NAME.jsonl`` (resumable; the entity metric uses the ``--spacy-model``
+pipeline); ``DIR/table.md`` and ``DIR/results.json`` compare every system with the first (paired
+bootstrap). The table is also printed on stdout.
 """
 
 from __future__ import annotations

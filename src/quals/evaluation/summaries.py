@@ -2,9 +2,10 @@
 
 Per row: ROUGE-1/2/L F1 against the reference (``rouge-score``, Porter stemmer; ``rougeL`` is the
 LCS over the whole text), optionally ``rougeLsum`` (metric ``rougelsum``: the summary-level LCS over
-sentences, as the Perl ROUGE script computes ROUGE-L for multi-sentence summaries), entity precision against the document (share of the summary's spaCy named entities whose text
-occurs in the document, case-insensitive, whitespace-normalised, on word boundaries; as
-``prec_s`` of Nan et al., EACL 2021, with all entity types), QUALS and QAGS (optional). Per
+sentences, as the Perl ROUGE script computes ROUGE-L for multi-sentence summaries), entity
+precision against the document (share of the summary's spaCy named entities whose text occurs in
+the document, case-insensitive, whitespace-normalised, on word boundaries; as ``prec_s`` of Nan et
+al., EACL 2021, with all entity types), QUALS and QAGS (optional). Per
 system: means over the rows where a metric is defined, and a paired bootstrap against the first
 system on the rows both define.
 
