@@ -30,27 +30,23 @@ def _fmt(estimate) -> str:
     return f"{estimate.value:.3f} [{estimate.low:.2f}, {estimate.high:.2f}]"
 
 
-def spearman_difference(this: list[float], first: list[float], human: list[float], *, seed: int) -> str:
-    """Spearman(this, human) - Spearman(first, human) with a paired percentile bootstrap 95% CI."""
-    def statistic(a, b, h):
-        return correlation(a, h, "spearman") - correlation(b, h, "spearman")
+def paired_difference(statistic_of, this: list[float], first: list[float], human: list[float], *extra,
+                      seed: int) -> str:
+    """statistic_of(this) - statistic_of(first) against ``human``, with a paired percentile bootstrap
+    95% CI (rows, and any ``extra`` columns such as systems, resampled together)."""
+    def statistic(a, b, h, *rest):
+        return statistic_of(a, h, *rest) - statistic_of(b, h, *rest)
 
-    low, high = bootstrap_interval(statistic, this, first, human, seed=seed)
-    return f"{statistic(this, first, human):+.3f} [{low:+.2f}, {high:+.2f}]"
+    low, high = bootstrap_interval(statistic, this, first, human, *extra, seed=seed)
+    return f"{statistic(this, first, human, *extra):+.3f} [{low:+.2f}, {high:+.2f}]"
 
 
-def partial_spearman_difference(this: list[float], first: list[float], human: list[float], systems: list[str], *,
-                                seed: int) -> str:
-    """Partial Spearman by system of each, and their difference with a paired bootstrap 95% CI."""
-    def partial(a, h, g):
-        return partial_correlation(a, h, g, "spearman")
+def _spearman(a, h):
+    return correlation(a, h, "spearman")
 
-    def statistic(a, b, h, g):
-        return partial(a, h, g) - partial(b, h, g)
 
-    low, high = bootstrap_interval(statistic, this, first, human, systems, seed=seed)
-    return (f"{partial(this, human, systems):.3f} / {partial(first, human, systems):.3f}, "
-            f"{statistic(this, first, human, systems):+.3f} [{low:+.2f}, {high:+.2f}]")
+def _partial_spearman(a, h, systems):
+    return partial_correlation(a, h, systems, "spearman")
 
 
 def kept_pairs(scores_path: Path) -> dict[str, int]:
@@ -110,13 +106,16 @@ def main() -> None:
                               {i: v for i, v in pair[n].items() if i in both}, seed=args.seed) for n in (name, first)]
             yield_ = sum(pairs[name][r.id] for r in members) / max(len(members), 1)
             paired = [r for r in members if r.id in both]
-            difference = "" if name == first else spearman_difference(
-                [pair[name][r.id].value for r in paired], [pair[first][r.id].value for r in paired],
-                [r.score for r in paired], seed=args.seed)
+            columns = ([pair[name][r.id].value for r in paired], [pair[first][r.id].value for r in paired],
+                       [r.score for r in paired])
             systems = [r.model_name or "" for r in paired]
-            partial = "" if name == first or len(set(systems)) < 2 else partial_spearman_difference(
-                [pair[name][r.id].value for r in paired], [pair[first][r.id].value for r in paired],
-                [r.score for r in paired], systems, seed=args.seed)
+            difference = partial = ""
+            if name != first:
+                difference = paired_difference(_spearman, *columns, seed=args.seed)
+                if len(set(systems)) > 1:
+                    partial = (f"{_partial_spearman(columns[0], columns[2], systems):.3f} / "
+                               f"{_partial_spearman(columns[1], columns[2], systems):.3f}, "
+                               + paired_difference(_partial_spearman, *columns, systems, seed=args.seed))
             lines.append(f"| {dataset} | {name} | {own.n_test} | {own.n_scored} | {yield_:.2f} | {_fmt(own.correlations['pearson'])} | "
                          f"{_fmt(own.correlations['spearman'])} | {like[0].correlations['spearman'].value:.3f} / "
                          f"{like[1].correlations['spearman'].value:.3f} (n={like[0].n_scored}) | {difference} | {partial} |")
