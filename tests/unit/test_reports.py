@@ -28,9 +28,11 @@ def _pair(question: str, answer: str, logprob_document: float, logprob_summary: 
     start = summary.index(answer)
     n = len(tokens)
     return QAPairScore(question=question, answer=answer, answer_span=(start, start + len(answer)), tokens=tokens,
-                       token_ids=tuple(range(n)), logprob_document=logprob_document, logprob_summary=logprob_summary,
+                       token_ids=tuple(range(n)), token_roles=("q", "q", "s", "a", "e")[:n],
+                       logprob_document=logprob_document, logprob_summary=logprob_summary,
                        token_logprobs_document=(logprob_document,) * n, token_logprobs_summary=(logprob_summary,) * n,
-                       document_window=0, generation_score=-1.0)
+                       value=logprob_document - logprob_summary, document_window=0, filter_round=0,
+                       generation_score=-1.0)
 
 
 def _example(pairs: tuple[QAPairScore, ...]) -> QualsExample:

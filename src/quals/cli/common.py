@@ -22,14 +22,25 @@ def add_model_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def add_quals_flags(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("QUALS settings (defaults: the paper's, except 10 groups and the span constraint)")
-    from quals.metrics.quals_config import QualsConfig
+    from quals.metrics.aggregation import PAIR_AGGREGATIONS, PAIR_REDUCTIONS, TOKEN_SETS, AggregationConfig
+    from quals.metrics.quals_config import PRESETS, QualsConfig
 
-    defaults = QualsConfig().generation
+    group = parser.add_argument_group(
+        "QUALS settings", "Flags override the preset; --preset paper is the published method (docs/agreement.md).")
+    group.add_argument("--preset", choices=PRESETS, default=None,
+                       help="default (the measured default) or paper (60 groups, no answer constraint, beam-score "
+                            "LL_S, all tokens, means) (default: default).")
+    defaults = QualsConfig()
     for f in dataclasses.fields(GenerationConfig):
         flag = "--" + f.name.replace("_", "-")
-        group.add_argument(flag, type=type(getattr(defaults, f.name)), default=None,
-                           help=f"{f.metadata['help']} (default: {getattr(defaults, f.name)})")
+        group.add_argument(flag, type=type(getattr(defaults.generation, f.name)), default=None,
+                           help=f"{f.metadata['help']} (default: {getattr(defaults.generation, f.name)})")
+    choices = {"token_set": tuple(TOKEN_SETS), "pair_reduction": PAIR_REDUCTIONS, "pair_aggregation": PAIR_AGGREGATIONS}
+    for f in dataclasses.fields(AggregationConfig):
+        flag = "--" + f.name.replace("_", "-")
+        default = getattr(defaults.aggregation, f.name)
+        group.add_argument(flag, type=type(default), choices=choices.get(f.name), default=None,
+                           help=f"{f.metadata['help']} (default: {default})")
     group.add_argument("--max-pairs", type=int, default=None, help="Kept QA pairs cap (default: 10).")
     group.add_argument("--summary-likelihood", choices=("rescore", "beam"), default=None,
                        help="LL_S by teacher forcing (rescore, default) or the beam score (beam, the authors').")
@@ -47,8 +58,18 @@ _SHARED_SETTINGS = ("window_tokens", "window_overlap")
 
 
 def _quals_only_settings() -> list[str]:
+    from quals.metrics.aggregation import AggregationConfig
+
     return [f.name for f in dataclasses.fields(GenerationConfig)] + [
+        f.name for f in dataclasses.fields(AggregationConfig)] + [
         "max_pairs", "summary_likelihood", "answer_constraint", "cache_generations"]
+
+
+def quals_preset(args: argparse.Namespace):
+    """The QualsConfig that ``--preset`` names (flags are applied over it by the scorer)."""
+    from quals.metrics.quals_config import preset_config
+
+    return preset_config(getattr(args, "preset", None) or "default")
 
 
 def quals_settings(args: argparse.Namespace) -> dict:
@@ -110,7 +131,7 @@ def build_scorer(args: argparse.Namespace, show_progress: bool = True):
         if given:
             raise ValueError(f"{_flags(given)} only apply to --metric qags")
         return build_quals(args, show_progress=show_progress)
-    given = [n for n in _quals_only_settings() if getattr(args, n, None) is not None]
+    given = [n for n in [*_quals_only_settings(), "preset"] if getattr(args, n, None) is not None]
     if given:
         raise ValueError(f"{_flags(given)} only apply to --metric quals")
     from quals.metrics.qags import QAGS
@@ -126,7 +147,8 @@ def build_quals(args: argparse.Namespace, show_progress: bool = True):
     from quals.models.packaged import DEFAULT_MODEL
 
     return QUALS(args.model or DEFAULT_MODEL, device=launcher_device(args.device), dtype=args.dtype,
-                 batch_size=args.batch_size, show_progress=show_progress, **quals_settings(args))
+                 batch_size=args.batch_size, show_progress=show_progress, config=quals_preset(args),
+                 **quals_settings(args))
 
 
 def launcher_device(device: str) -> str:

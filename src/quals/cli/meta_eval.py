@@ -6,7 +6,14 @@ import argparse
 import sys
 from pathlib import Path
 
-from quals.cli.common import add_model_flags, add_qags_flags, add_quals_flags, qags_settings, quals_settings
+from quals.cli.common import (
+    add_model_flags,
+    add_qags_flags,
+    add_quals_flags,
+    qags_settings,
+    quals_preset,
+    quals_settings,
+)
 
 HELP = "Measure how well QUALS, QAGS and cheap baselines agree with human factuality judgments."
 DEFAULT_BENCH = Path("../shared/data/bench")
@@ -34,7 +41,9 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--report-only", action="store_true",
                         help="Score nothing and load no model: report from the score files as they are, "
                              "e.g. while a long run is still writing them (unscored rows are left out and "
-                             "the report says how many).")
+                             "the report says how many). With --token-set, --pair-reduction, --pair-aggregation, "
+                             "--lowest-k or a smaller --max-pairs, QUALS is re-aggregated from the files' per-token "
+                             "log-probs: the numbers a new run with those settings would give, without one.")
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True,
                         help="Progress bars on stderr (default: on).")
     add_model_flags(parser)
@@ -74,11 +83,28 @@ def run(args: argparse.Namespace) -> int:
                             limits=limits, scorer_limits=parse_limits(args.scorer_limit, allow_bare=False) or {},
                             seed=0 if args.seed is None else args.seed, n_resamples=args.bootstrap)
     run_config = RunConfig(chunk_size=args.chunk_size, details=True, max_document_tokens=args.max_document_tokens)
+    reaggregate = _reaggregation(args)
     result = run_meta_eval(files, args.output, config, _scorer_factory(args, config), run_config=run_config,
-                           show_progress=args.progress, report_only=args.report_only)
+                           show_progress=args.progress, report_only=args.report_only, reaggregate=reaggregate)
     paths = write_outputs(result, args.output)
     print(f"meta-evaluation of {', '.join(config.metrics)} -> {paths['markdown']}", file=sys.stderr)
     return 0
+
+
+REAGGREGATION_SETTINGS = ("token_set", "pair_reduction", "pair_aggregation", "lowest_k", "max_pairs")
+
+
+def _reaggregation(args: argparse.Namespace) -> dict | None:
+    """Settings a report-only run recomputes QUALS with (None: report the files as scored)."""
+    given = {name: getattr(args, name) for name in REAGGREGATION_SETTINGS if getattr(args, name, None) is not None}
+    if not args.report_only or not given:
+        return None
+    others = [n for n in quals_settings(args) if n not in REAGGREGATION_SETTINGS]
+    if others or args.preset:
+        flags = ", ".join("--" + n.replace("_", "-") for n in [*others, *(["preset"] if args.preset else [])])
+        raise ValueError(f"{flags} change generation or scoring: --report-only can only re-aggregate "
+                         f"({', '.join('--' + n.replace('_', '-') for n in REAGGREGATION_SETTINGS)})")
+    return given
 
 
 def _scorer_factory(args: argparse.Namespace, config):
@@ -95,7 +121,8 @@ def _scorer_factory(args: argparse.Namespace, config):
     if "qags" not in config.scorers:
         _reject(args, [*(n for n in qags_settings(args) if n not in ("seed", "window_tokens", "window_overlap")), *(n for n in ("qg_model", "qa_model") if getattr(args, n))], "qags")
     if "quals" not in config.scorers:
-        _reject(args, [n for n in quals_settings(args) if n not in ("window_tokens", "window_overlap")], "quals")
+        _reject(args, [n for n in quals_settings(args) if n not in ("window_tokens", "window_overlap")]
+                + (["preset"] if args.preset else []), "quals")
 
     def qagen(default: str):
         model = args.model or default
@@ -119,7 +146,7 @@ def _scorer_factory(args: argparse.Namespace, config):
         if name == "quals":
             from quals.metrics.quals import QUALS
 
-            return QUALS(qagen=qagen(DEFAULT_MODEL), **quals_settings(args))
+            return QUALS(qagen=qagen(DEFAULT_MODEL), config=quals_preset(args), **quals_settings(args))
         from quals.metrics.qags import QAGS
 
         external = args.qg_model is not None and args.qa_model is not None

@@ -93,7 +93,8 @@ class MetaEvalResult:
 
 def run_meta_eval(files: Sequence[str | Path], output_dir: str | Path, config: MetaEvalConfig,
                   make_scorer: Callable[[str], object], *, run_config: RunConfig = RunConfig(),
-                  show_progress: bool = False, report_only: bool = False) -> MetaEvalResult:
+                  show_progress: bool = False, report_only: bool = False,
+                  reaggregate: dict | None = None) -> MetaEvalResult:
     """Score every selected benchmark row with every scorer (resuming), then measure agreement.
 
     ``make_scorer(name)`` builds the scorer called ``name`` (see :data:`METRIC_SCORERS`); it is
@@ -120,8 +121,14 @@ def run_meta_eval(files: Sequence[str | Path], output_dir: str | Path, config: M
                 run_info = _recorded_run(scores_path)
                 if run_info is not None:
                     runs.setdefault(scorer_name, run_info)
-                values_by_metric = {m: read_values(scores_path, m) if scores_path.exists() else {}
-                                    for m in config.metrics if METRIC_SCORERS[m] == scorer_name}
+                if reaggregate and scorer_name == "quals" and scores_path.exists():
+                    values, settings = _reaggregated_values(scores_path, reaggregate)
+                    values_by_metric = {"quals": values}
+                    runs["quals"] = {**runs.get("quals", {}), "settings": settings,
+                                     "reaggregated": {"from": str(scores_path), "overrides": dict(reaggregate)}}
+                else:
+                    values_by_metric = {m: read_values(scores_path, m) if scores_path.exists() else {}
+                                        for m in config.metrics if METRIC_SCORERS[m] == scorer_name}
                 n_records = len(next(iter(values_by_metric.values())))
                 if n_records < len(subset):
                     incomplete[f"{dataset}/{scorer_name}"] = (n_records, len(subset))
@@ -160,18 +167,45 @@ def read_values(scores_path: Path, metric: str) -> dict[str, MetricValue]:
 
     A last line without its newline is a chunk another process is still writing: skipped.
     """
+    return values_of(_complete_records(scores_path), metric)
+
+
+def values_of(records, metric: str) -> dict[str, MetricValue]:
+    """Row id -> value of ``metric`` from score records."""
     values = {}
+    for record in records:
+        if record.get("error"):
+            values[record["id"]] = MetricValue(None, f"error: {record['error']}")
+            continue
+        value = record["scores"][metric] if "scores" in record else record["score"]
+        values[record["id"]] = MetricValue(value, None if value is not None else record.get("reason"))
+    return values
+
+
+def _complete_records(scores_path: Path):
     with open(scores_path, encoding="utf-8") as handle:
         for line in handle:
             if not line.endswith("\n"):
                 break
-            record = json.loads(line)
-            if record.get("error"):
-                values[record["id"]] = MetricValue(None, f"error: {record['error']}")
-                continue
-            value = record["scores"][metric] if "scores" in record else record["score"]
-            values[record["id"]] = MetricValue(value, None if value is not None else record.get("reason"))
-    return values
+            yield json.loads(line)
+
+
+def _reaggregated_values(scores_path: Path, overrides: dict) -> tuple[dict[str, MetricValue], dict]:
+    """QUALS values of a score file under other aggregation settings, and the settings they mean.
+
+    Settings not in ``overrides`` keep what the file was scored with.
+    """
+    import dataclasses
+
+    from quals.metrics.aggregation import AggregationConfig
+    from quals.metrics.reaggregate import check_reaggregation, reaggregate_file
+
+    max_pairs = overrides.get("max_pairs")
+    recorded = check_reaggregation(scores_path, max_pairs)
+    aggregation = dataclasses.replace(AggregationConfig(**recorded.get("aggregation", {})),
+                                      **{k: v for k, v in overrides.items() if k != "max_pairs"})
+    settings = {**recorded, "aggregation": aggregation.to_dict(), "max_pairs": max_pairs or recorded["max_pairs"]}
+    return values_of(reaggregate_file(scores_path, aggregation, max_pairs), "quals"), settings
 
 
 def write_outputs(result: MetaEvalResult, output_dir: str | Path) -> dict[str, Path]:

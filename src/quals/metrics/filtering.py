@@ -27,6 +27,13 @@ class Candidate:
 
 def select_pairs(candidates: Sequence[Candidate], summary: str, max_pairs: int = 10) -> list[int]:
     """Indices of the kept candidates, in the order QUALS reports them."""
+    return [i for i, _ in select_pairs_with_rounds(candidates, summary, max_pairs)]
+
+
+def select_pairs_with_rounds(candidates: Sequence[Candidate], summary: str,
+                             max_pairs: int = 10) -> list[tuple[int, int]]:
+    """(index, round) of the kept candidates: the round lets a smaller cap be applied later
+    without filtering again (:func:`quals.metrics.aggregation.rounds_within`)."""
     if max_pairs < 1:
         raise ValueError(f"max_pairs must be >= 1, got {max_pairs}")
     lowered = summary.lower()
@@ -40,8 +47,9 @@ def select_pairs(candidates: Sequence[Candidate], summary: str, max_pairs: int =
     for i in eligible:
         groups.setdefault(candidates[i].answer.lower(), []).append(i)
     queues = [list(members) for members in groups.values()]
-    kept: list[int] = []
+    kept: list[tuple[int, int]] = []
     seen: set[tuple[str, str]] = set()
+    round_ = 0
     while any(queues) and len(kept) < max_pairs:
         for queue in queues:
             while queue:
@@ -49,8 +57,9 @@ def select_pairs(candidates: Sequence[Candidate], summary: str, max_pairs: int =
                 key = (candidates[i].answer.lower(), candidates[i].question.lower())
                 if key not in seen:
                     seen.add(key)
-                    kept.append(i)
+                    kept.append((i, round_))
                     break
+        round_ += 1
     return kept
 
 

@@ -30,11 +30,13 @@ from dataclasses import asdict, dataclass, field
 
 from quals.generation.config import GenerationConfig
 from quals.metrics.answer_constraint import SummarySpanConstraint
-from quals.metrics.filtering import Candidate, answer_span, select_pairs
+from quals.metrics.aggregation import AggregationConfig, token_roles
+from quals.metrics.filtering import Candidate, answer_span, select_pairs_with_rounds
 from quals.metrics.generation_cache import GenerationCache
 from quals.metrics.quals_config import (  # noqa: F401  (re-exported: the config belongs with the metric)
     ANSWER_CONSTRAINTS,
     DEFAULT_NUM_GROUPS,
+    PRESETS,
     SUMMARY_LIKELIHOODS,
     QualsConfig,
 )
@@ -121,15 +123,15 @@ class QUALS:
         return [found[summary] for summary in summaries]
 
     def _score_generated(self, documents, summaries, generated) -> list[QualsExample]:
-        kept: list[list[QAHypothesis]] = []
+        kept: list[list[tuple[QAHypothesis, int]]] = []
         for summary, hyps in zip(summaries, generated):
             candidates = [Candidate(h.question, h.answer, h.hypothesis.beam_score_sum) for h in hyps]
-            kept.append([hyps[i] for i in select_pairs(candidates, summary, self.config.max_pairs)])
+            kept.append([(hyps[i], r) for i, r in select_pairs_with_rounds(candidates, summary, self.config.max_pairs)])
         contexts, qa_lists, owners = [], [], []
         for i, pairs in enumerate(kept):
             if not pairs:
                 continue
-            sequences = [list(p.hypothesis.token_ids) for p in pairs]
+            sequences = [list(p.hypothesis.token_ids) for p, _ in pairs]
             contexts.append(documents[i])
             qa_lists.append(sequences)
             owners.append((i, "document"))
@@ -151,29 +153,35 @@ class QUALS:
             reason = ("no well-formed QA pair generated" if n_well_formed == 0
                       else "no generated answer occurs in the summary")
             return QualsExample(None, reason, (), len(hyps), n_well_formed, n_in_summary, 0)
-        tokenizer = self.qagen.backbone.tokenizer
+        backbone = self.qagen.backbone
+        aggregation = self.config.aggregation
         out = []
-        for k, pair in enumerate(pairs):
+        for k, (pair, filter_round) in enumerate(pairs):
             doc = document_scores.sequences[k]
             window = doc.best_window()
             if summary_scores is not None:
                 summary_logprobs = summary_scores.sequences[k].by_window[0]
             else:
                 summary_logprobs = pair.hypothesis.beam_token_scores
+            token_ids = pair.hypothesis.token_ids
+            roles = token_roles(token_ids, backbone.decode, backbone.qa_format.separator, backbone.eos_token_id)
             out.append(QAPairScore(
                 question=pair.question,
                 answer=pair.answer,
                 answer_span=answer_span(pair.answer, summary),
-                tokens=tuple(tokenizer.convert_ids_to_tokens(list(pair.hypothesis.token_ids))),
-                token_ids=pair.hypothesis.token_ids,
+                tokens=tuple(backbone.tokenizer.convert_ids_to_tokens(list(token_ids))),
+                token_ids=token_ids,
+                token_roles=roles,
                 logprob_document=doc.mean(window),
                 logprob_summary=float(sum(summary_logprobs) / len(summary_logprobs)),
                 token_logprobs_document=doc.by_window[window],
                 token_logprobs_summary=tuple(summary_logprobs),
+                value=aggregation.pair_value(doc.by_window[window], summary_logprobs, roles),
                 document_window=window,
+                filter_round=filter_round,
                 generation_score=pair.hypothesis.beam_score_sum,
             ))
-        score = math.fsum(p.logprob_document - p.logprob_summary for p in out) / len(out)
+        score = aggregation.combine([p.value for p in out])
         return QualsExample(score, None, tuple(out), len(hyps), n_well_formed, n_in_summary,
                             len(document_scores.windows))
 
@@ -183,12 +191,15 @@ def _apply_settings(config: QualsConfig, settings: dict) -> QualsConfig:
 
     quals_fields = {f.name for f in dataclasses.fields(QualsConfig)}
     generation_fields = {f.name for f in dataclasses.fields(GenerationConfig)}
-    unknown = set(settings) - quals_fields - generation_fields
+    aggregation_fields = {f.name for f in dataclasses.fields(AggregationConfig)}
+    unknown = set(settings) - quals_fields - generation_fields - aggregation_fields
     if unknown:
         raise TypeError(f"unknown QUALS settings {sorted(unknown)}; allowed: "
-                        f"{sorted((quals_fields | generation_fields) - {'generation'})}")
+                        f"{sorted((quals_fields | generation_fields | aggregation_fields) - {'generation', 'aggregation'})}")
     generation = dataclasses.replace(config.generation, **{k: v for k, v in settings.items() if k in generation_fields})
-    return dataclasses.replace(config, generation=generation,
+    aggregation = dataclasses.replace(config.aggregation,
+                                      **{k: v for k, v in settings.items() if k in aggregation_fields})
+    return dataclasses.replace(config, generation=generation, aggregation=aggregation,
                                **{k: v for k, v in settings.items() if k in quals_fields})
 
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 from quals.generation.config import GenerationConfig
+from quals.metrics.aggregation import AggregationConfig
 
 SUMMARY_LIKELIHOODS = ("rescore", "beam")
 DEFAULT_NUM_GROUPS = 10  # meta-evaluation on QAGS-C/QAGS-X, see the generation field's help
 ANSWER_CONSTRAINTS = ("none", "summary_span")
+PRESETS = ("default", "paper")
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,10 @@ class QualsConfig:
                           "With 'none' the packaged model kept a QA pair for 5% of QAGS summaries "
                           "(docs/meta-eval.md)."},
     )
+    aggregation: AggregationConfig = field(
+        default_factory=AggregationConfig,
+        metadata={"help": "From per-token log-probs to a score: which tokens, per-pair reduction, over pairs."},
+    )
     window_tokens: int | None = field(
         default=None, metadata={"help": "Document tokens per window (default: model limit, at most 1024)."}
     )
@@ -46,9 +52,28 @@ class QualsConfig:
         if self.max_pairs < 1:
             raise ValueError(f"max_pairs must be >= 1, got {self.max_pairs}")
 
+    @classmethod
+    def paper(cls) -> QualsConfig:
+        """The published method as the authors' code runs it: 60 groups, no answer constraint,
+        LL_S from the beam scores (diversity penalty included), all tokens, means, 10 pairs.
+
+        Spelled out field by field, so that changing a default never changes this preset.
+        """
+        return cls(generation=GenerationConfig(num_groups=60, group_width=1, diversity_penalty=0.5,
+                                               min_length=8, max_length=60, length_penalty=1.0),
+                   max_pairs=10, summary_likelihood="beam", answer_constraint="none",
+                   aggregation=AggregationConfig(token_set="all", pair_reduction="mean", pair_aggregation="mean"))
+
     def generation_settings(self) -> dict:
         """What determines the generated hypotheses (the generation cache key)."""
         return {"generation": self.generation.to_dict(), "answer_constraint": self.answer_constraint}
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def preset_config(name: str) -> QualsConfig:
+    """``default``: the measured default; ``paper``: :meth:`QualsConfig.paper`."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown QUALS preset {name!r}; known: {', '.join(PRESETS)}")
+    return QualsConfig.paper() if name == "paper" else QualsConfig()

@@ -12,6 +12,9 @@ class QAPairScore:
 
     ``logprob_document`` / ``logprob_summary`` are LL_D and LL_S: mean token log-probs (nats) of
     the pair's tokens (question, SEP, answer, EOS) given the document (best window) and the summary.
+    ``token_roles`` marks each token q(uestion), s(eparator), a(nswer) or e(os); ``value`` is what
+    the pair contributes under the scorer's aggregation (its ``difference`` with the paper's);
+    ``filter_round`` is the filter round that kept it (so a smaller ``max_pairs`` can be applied later).
     """
 
     question: str
@@ -19,11 +22,14 @@ class QAPairScore:
     answer_span: tuple[int, int]
     tokens: tuple[str, ...]
     token_ids: tuple[int, ...]
+    token_roles: tuple[str, ...]
     logprob_document: float
     logprob_summary: float
     token_logprobs_document: tuple[float, ...]
     token_logprobs_summary: tuple[float, ...]
+    value: float
     document_window: int
+    filter_round: int
     generation_score: float
 
     @property
