@@ -161,3 +161,40 @@ def test_lexical_baselines_by_hand():
     assert values["overlap"] == 1.0 and values["rouge1"] == 1.0 and values["rouge2"] == 1.0
     empty = LexicalBaselines().score(["doc"], [""]).examples[0]
     assert empty.score is None and empty.reason == "empty summary"
+
+
+def test_report_only_re_aggregates_quals_as_a_fresh_run_would(bench, tiny_dirs, tmp_path, monkeypatch):
+    monkeypatch.setattr(QUALS, "generate", fake_generate)
+    data = str(bench / "small.jsonl")
+    common = ["--model", str(tiny_dirs["llama"]), "--metrics", "quals", *SMALL]
+    assert main(["meta-eval", data, "-o", str(tmp_path / "wide"), *common]) == 0
+    scores = tmp_path / "wide" / "scores" / "small" / "quals.jsonl"
+    before = scores.read_text()
+    settings = ["--token-set", "answer_eos", "--pair-reduction", "sum", "--pair-aggregation", "min"]
+    assert main(["meta-eval", data, "-o", str(tmp_path / "wide"), "--metrics", "quals", *RUN, "--report-only",
+                 *settings]) == 0
+    assert scores.read_text() == before  # re-aggregation writes no score file
+    again = json.loads((tmp_path / "wide" / "meta_eval.json").read_text())
+    assert main(["meta-eval", data, "-o", str(tmp_path / "fresh"), *common, *settings]) == 0
+    fresh = json.loads((tmp_path / "fresh" / "meta_eval.json").read_text())
+
+    def correlations(report):
+        return {(a["group"], k): v["value"] for a in report["agreements"] for k, v in a["correlations"].items()}
+
+    assert correlations(again) == pytest.approx(correlations(fresh), abs=1e-9)
+    assert again["runs"]["quals"]["settings"]["aggregation"] == fresh["runs"]["quals"]["settings"]["aggregation"]
+    assert again["runs"]["quals"]["reaggregated"]["overrides"]["token_set"] == "answer_eos"
+
+
+def test_report_only_refuses_what_re_aggregation_cannot_do(bench, tiny_dirs, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(QUALS, "generate", fake_generate)
+    data = str(bench / "small.jsonl")
+    common = ["--model", str(tiny_dirs["llama"]), "--metrics", "quals", *SMALL]
+    assert main(["meta-eval", data, "-o", str(tmp_path / "o"), *common, "--max-pairs", "3"]) == 0
+    capsys.readouterr()
+    assert main(["meta-eval", data, "-o", str(tmp_path / "o"), "--metrics", "quals", *RUN, "--report-only",
+                 "--max-pairs", "5"]) == 2
+    assert "kept at most 3 pairs per summary; max_pairs=5 needs a new scoring run" in capsys.readouterr().err
+    assert main(["meta-eval", data, "-o", str(tmp_path / "o"), "--metrics", "quals", "--report-only",
+                 "--token-set", "answer", "--num-groups", "5"]) == 2
+    assert "--num-groups change generation or scoring: --report-only can only re-aggregate" in capsys.readouterr().err

@@ -1,0 +1,147 @@
+"""The aggregation study of docs/agreement.md, from finished ``quals meta-eval`` folders.
+
+    python reproduce/aggregation_sweep.py RUN_DIR --bench ../shared/data/bench -o docs/results/agreement
+
+RUN_DIR holds the QUALS score files of the protocol (``scores/qags_cnndm/quals.jsonl``,
+``scores/qags_xsum/quals.jsonl``, ``scores/frank/quals.valid200.jsonl``) and, where present, the
+baselines' (``lexical*.jsonl``, ``likelihood*.jsonl``). Writes ``sweep.md`` (every setting, best
+first, the decision rule's outcome, the cheap baselines on the same rows), ``sweep.json`` and
+``sweep.png``. With ``--confirm SETTING`` it instead reports the held-out FRANK test rows
+(``scores/frank/quals.test400.jsonl``) for that setting, the reference and the baselines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+from quals.data.benchmarks import benchmark_files, read_benchmark
+from quals.evaluation.metaeval import read_values
+from quals.evaluation.sweep import (
+    PAPER_AGGREGATION,
+    DevSet,
+    aggregation_grid,
+    choose,
+    compare_with,
+    sweep,
+)
+
+DEV = {  # dataset -> (score file under scores/<dataset>/, split, partial by system)
+    "qags_cnndm": ("quals.jsonl", "test", False),
+    "qags_xsum": ("quals.jsonl", "test", False),
+    "frank": ("quals.valid200.jsonl", "valid", True),
+}
+CONFIRM = {"frank": ("quals.test400.jsonl", "test", True)}
+BASELINES = {"overlap": "lexical", "rouge1": "lexical", "rouge2": "lexical", "rougeL": "lexical",
+             "loglik": "likelihood", "pmi": "likelihood"}
+
+
+def load_sets(run: Path, bench: Path, which: dict) -> list[DevSet]:
+    rows = {}
+    for path in benchmark_files([bench]):
+        for row in read_benchmark(path):
+            rows[(row.dataset, row.id)] = row
+    sets = []
+    for dataset, (name, split, partial) in which.items():
+        path = run / "scores" / dataset / name
+        records = tuple(json.loads(line) for line in path.read_text(encoding="utf-8").splitlines())
+        members = [rows[(dataset, r["id"])] for r in records if rows[(dataset, r["id"])].split == split]
+        human = {m.id: m.score for m in members}
+        systems = {m.id: m.model_name or "" for m in members} if partial else None
+        sets.append(DevSet(f"{dataset}/{split}", tuple(r for r in records if r["id"] in human), human, systems))
+    return sets
+
+
+def baseline_values(run: Path, dataset: str) -> dict[str, dict[str, float | None]]:
+    out = {}
+    for metric, scorer in BASELINES.items():
+        files = sorted((run / "scores" / dataset).glob(f"{scorer}*.jsonl"))
+        if files:
+            out[metric] = {}
+            for path in files:
+                out[metric].update({i: v.value for i, v in read_values(path, metric).items()})
+    return out
+
+
+def _baseline_lines(run: Path, sets: list[DevSet], setting, seed: int) -> list[str]:
+    lines = ["| set | metric | rows | its statistic | QUALS setting's | difference [paired 95% CI] |",
+             "|---|---|---:|---:|---:|---|"]
+    for dev in sets:
+        for metric, values in baseline_values(run, dev.name.split("/")[0]).items():
+            c = compare_with(dev, setting, metric, values, seed=seed)
+            lines.append(f"| {dev.name} | {metric} | {c.n} | {c.metric_statistic:.3f} | {c.setting_statistic:.3f} | "
+                         f"{c.difference:+.3f} [{c.interval[0]:+.2f}, {c.interval[1]:+.2f}] |")
+    return lines
+
+
+def _plot(rows, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [r.setting.name for r in rows][::-1]
+    fig, ax = plt.subplots(figsize=(8, 0.22 * len(rows) + 1.5))
+    y = range(len(rows))
+    diffs = [r.difference for r in rows][::-1]
+    lows = [r.difference - r.interval[0] for r in rows][::-1]
+    highs = [r.interval[1] - r.difference for r in rows][::-1]
+    ax.errorbar(diffs, list(y), xerr=[lows, highs], fmt="o", ms=3, color="#1f77b4", ecolor="#9ecae1")
+    ax.axvline(0, color="grey", lw=0.8)
+    ax.set_yticks(list(y), names, fontsize=7)
+    ax.set_xlabel("criterion minus the paper's aggregation (mean dev Spearman), paired 95% CI")
+    ax.set_title("QUALS aggregation settings on the dev sets", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run", type=Path)
+    parser.add_argument("--bench", type=Path, default=Path("../shared/data/bench"))
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--confirm", default=None, help="A setting name (token_set/reduction/aggregation/cap).")
+    parser.add_argument("-o", "--output", type=Path, required=True)
+    args = parser.parse_args()
+    args.output.mkdir(parents=True, exist_ok=True)
+    grid = aggregation_grid()
+    if args.confirm:
+        setting = next(s for s in grid if s.name == args.confirm)
+        sets = load_sets(args.run, args.bench, CONFIRM)
+        rows = sweep(sets, [setting, PAPER_AGGREGATION], seed=args.seed)
+        lines = ["| setting | " + " | ".join(f"{d.name} {d.statistic}" for d in sets) + " | difference [paired 95% CI] |",
+                 "|---|---:|---|"]
+        for r in rows:
+            lines.append(f"| {r.setting.name} | " + " | ".join(f"{v:.3f}" for v in r.by_set.values())
+                         + f" | {r.difference:+.3f} [{r.interval[0]:+.2f}, {r.interval[1]:+.2f}] |")
+        lines += ["", *_baseline_lines(args.run, sets, setting, args.seed)]
+        (args.output / "confirm.md").write_text("\n".join(lines) + "\n")
+        print("\n".join(lines))
+        return
+    sets = load_sets(args.run, args.bench, DEV)
+    rows = sweep(sets, grid, seed=args.seed)
+    winner, why = choose(rows)
+    header = ("| setting | " + " | ".join(f"{d.name} ({d.statistic}, n={len(d.scored())})" for d in sets)
+              + " | criterion | difference to all/mean/mean/10 [paired 95% CI] |")
+    lines = [header, "|---|" + "---:|" * (len(sets) + 1) + "---|"]
+    for r in rows:
+        mark = "**" if r.setting == winner.setting else ""
+        lines.append(f"| {mark}{r.setting.name}{mark} | " + " | ".join(f"{v:.3f}" for v in r.by_set.values())
+                     + f" | {r.criterion:.3f} | {r.difference:+.3f} [{r.interval[0]:+.2f}, {r.interval[1]:+.2f}] |")
+    lines += ["", f"Decision: **{winner.setting.name}**. {why}.", "",
+              *_baseline_lines(args.run, sets, winner.setting, args.seed)]
+    (args.output / "sweep.md").write_text("\n".join(lines) + "\n")
+    (args.output / "sweep.json").write_text(json.dumps(
+        {"decision": {"setting": winner.setting.name, "why": why},
+         "rows": [{"setting": r.setting.name, "aggregation": asdict(r.setting.aggregation),
+                   "max_pairs": r.setting.max_pairs, "by_set": r.by_set, "criterion": r.criterion,
+                   "difference": r.difference, "interval": list(r.interval)} for r in rows]}, indent=1) + "\n")
+    _plot(rows, args.output / "sweep.png")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
