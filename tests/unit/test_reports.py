@@ -201,3 +201,16 @@ def test_qags_candidates_are_highlighted_where_they_occur_case_insensitively():
 def test_qags_f1_colours_run_from_green_to_red():
     assert f1_colour(1.0) == difference_colour(0.0) and f1_colour(0.0) == difference_colour(-2.0)
     assert f1_colour(1.5) == f1_colour(1.0)  # clamped
+
+
+def test_pairs_rank_by_what_they_count_under_the_aggregation():
+    """With an answer-only token set a pair's contribution is not its all-token LL_D - LL_S."""
+    counted = (-3.0, -0.1, -1.0, -0.4)  # the "Who" pair, best by LL_D - LL_S, is now the worst
+    pairs = tuple(QAPairScore(**{**p.__dict__, "value": v}) for p, v in zip(PAIRS, counted))
+    assert [p.answer for p in rank_pairs(pairs)] == ["The mayor", "the bridge", "opened the bridge", "Monday"]
+    page = render_explanation(DOCUMENT, SUMMARY, _example(pairs), "sig", None)
+    table = page[page.index("<table>"):page.index("</table>")]
+    coloured = [float(v) for v in re.findall(r'<td class="num" style="background:#[0-9a-f]{6}">(-?[0-9.]+)</td>', table)]
+    assert coloured == sorted(counted)
+    first_row = table[table.index("<tbody>"):table.index("</tr>")]
+    assert "Who opened the bridge?" in first_row and ">-0.100<" in first_row  # its all-token difference, uncoloured

@@ -46,8 +46,8 @@ def difference_colour(difference: float) -> str:
 
 
 def rank_pairs(pairs: tuple[QAPairScore, ...]) -> list[QAPairScore]:
-    """Pairs worst first (most negative LL_D - LL_S); ties keep generation order."""
-    order = sorted(range(len(pairs)), key=lambda i: (pairs[i].difference, i))
+    """Pairs worst first (lowest contribution to the score); ties keep generation order."""
+    order = sorted(range(len(pairs)), key=lambda i: (pairs[i].value, i))
     return [pairs[i] for i in order]
 
 
@@ -158,25 +158,26 @@ def score_heading(metric: str, score: float | None, reason: str | None, colour: 
 
 
 def _summary_block(summary: str, ranked: list[QAPairScore]) -> str:
-    colours = [difference_colour(pair.difference) for pair in ranked]  # ranked worst first
-    titles = [f"#{k + 1} Q: {pair.question} A: {pair.answer} LL_D-LL_S = {pair.difference:.3f}"
+    colours = [difference_colour(pair.value) for pair in ranked]  # ranked worst first
+    titles = [f"#{k + 1} Q: {pair.question} A: {pair.answer} counted = {pair.value:.3f}"
               for k, pair in enumerate(ranked)]
     scale = [(v, difference_colour(v)) for v in (0.0, -0.5, -1.0, -1.5, -2.0)]
     return summary_section(summary, summary_segments(summary, ranked), colours, titles, scale,
-                           "Highlighted: answers of kept QA pairs, coloured by LL_D &minus; LL_S "
+                           "Highlighted: answers of kept QA pairs, coloured by what they count in the score "
                            "(the worst pair where spans overlap; hover for the pairs).")
 
 
 def _pairs_table(ranked: list[QAPairScore], n_windows: int) -> str:
     rows = []
     for k, pair in enumerate(ranked, start=1):
-        colour = difference_colour(pair.difference)
+        colour = difference_colour(pair.value)
         rows.append(f"<tr><td>{k}</td><td>{escape(pair.question)}</td><td>{escape(pair.answer)}</td>"
                     f'<td class="num">{pair.logprob_document:.3f}</td><td class="num">{pair.logprob_summary:.3f}</td>'
-                    f'<td class="num" style="background:{colour}">{pair.difference:.3f}</td>'
+                    f'<td class="num">{pair.difference:.3f}</td>'
+                    f'<td class="num" style="background:{colour}">{pair.value:.3f}</td>'
                     f'<td class="num">{pair.document_window + 1} of {n_windows}</td></tr>')
     return ("<h2>QA pairs, worst first</h2>\n<table>\n<thead><tr><th>#</th><th>Question</th><th>Answer</th>"
-            "<th>LL_D</th><th>LL_S</th><th>LL_D &minus; LL_S</th><th>Document window</th></tr></thead>\n"
+            "<th>LL_D</th><th>LL_S</th><th>LL_D &minus; LL_S</th><th>Counted</th><th>Document window</th></tr></thead>\n"
             "<tbody>\n" + "\n".join(rows) + "\n</tbody>\n</table>")
 
 
@@ -214,7 +215,9 @@ details summary { cursor: pointer; margin-bottom: 0.5em; }
 _HOW_TO_READ = """<h2>How to read this</h2>
 <p>QUALS generates question&ndash;answer pairs from the summary, keeps those whose answer occurs in the
 summary, and scores each kept pair twice: LL_S is the mean log-probability per token of the pair given
-the summary, LL_D the same given the document (its best window). QUALS is the mean over kept pairs of
-LL_D &minus; LL_S, in nats per token. 0 means the document supports the pairs as well as the summary does;
-the more negative, the less consistent the summary is with the document. A pair far below 0 points at
-the part of the summary the document does not support.</p>"""
+the summary, LL_D the same given the document (its best window). In the paper, QUALS is the mean over kept
+pairs of LL_D &minus; LL_S, in nats per token. The signature's <code>aggregation</code> says which tokens
+(question, answer, end token) and which pairs count here; <em>Counted</em> is each pair's contribution
+under it. 0 means the document supports the pairs as well as the summary does; the more negative, the
+less consistent the summary is with the document. A pair far below 0 points at the part of the summary
+the document does not support.</p>"""

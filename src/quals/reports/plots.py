@@ -117,7 +117,8 @@ def _draw_pair(axes, rank: int, pair: QAPairScore, labels: list[str]) -> None:
     axes.set_ylabel("p(token)")
     axes.grid(axis="y", alpha=0.3)
     axes.set_title(_shorten(f"#{rank}  Q: {pair.question}  A: {pair.answer}", 110)
-                   + f"   LL_D \u2212 LL_S = {pair.difference:.2f}", loc="left", fontsize=9, parse_math=False)
+                   + f"   LL_D \u2212 LL_S = {pair.difference:.2f}, counted {pair.value:.2f}", loc="left", fontsize=9,
+                   parse_math=False)
 
 
 def _shorten(text: str, limit: int) -> str:
