@@ -46,7 +46,8 @@ def load_sets(run: Path, bench: Path, which: dict) -> list[DevSet]:
     sets = []
     for dataset, (name, split, partial) in which.items():
         path = run / "scores" / dataset / name
-        records = tuple(json.loads(line) for line in path.read_text(encoding="utf-8").splitlines())
+        text = path.read_text(encoding="utf-8")
+        records = tuple(json.loads(line) for line in text.splitlines(keepends=True) if line.endswith("\n"))
         members = [rows[(dataset, r["id"])] for r in records if rows[(dataset, r["id"])].split == split]
         human = {m.id: m.score for m in members}
         systems = {m.id: m.model_name or "" for m in members} if partial else None
