@@ -77,6 +77,35 @@ def _baseline_lines(run: Path, sets: list[DevSet], setting, seed: int) -> list[s
     return lines
 
 
+def _answer_type_lines(sets: list[DevSet], bench: Path, settings, seed: int) -> list[str]:
+    """``answer_types='entities'`` after the fact (exact at a cap of 10 with 10 groups: the cap never
+    binds), each setting against itself with every answer, on the rows both score."""
+    from quals.metrics.answer_extraction import AnswerExtractor
+    from quals.metrics.reaggregate import reaggregate_record, restrict_answers
+
+    summaries = {}
+    for path in benchmark_files([bench]):
+        for row in read_benchmark(path):
+            summaries[(row.dataset, row.id)] = row.summary
+    extractor = AnswerExtractor()
+    lines = ["| set | setting | rows scored: any / entities | entities' statistic | any's | difference [paired 95% CI] |",
+             "|---|---|---|---:|---:|---|"]
+    for dev in sets:
+        dataset = dev.name.split("/")[0]
+        records = dev.scored()
+        allowed = extractor.answer_kinds([summaries[(dataset, r["id"])] for r in records])
+        for setting in settings:
+            if setting.max_pairs != 10:
+                continue
+            entity_values = {r["id"]: reaggregate_record(restrict_answers(r, a), setting.aggregation)["score"]
+                             for r, a in zip(records, allowed)}
+            c = compare_with(dev, setting, "entities", entity_values, seed=seed)
+            n_entities = sum(v is not None for v in entity_values.values())
+            lines.append(f"| {dev.name} | {setting.name} | {len(records)} / {n_entities} | {c.metric_statistic:.3f} | "
+                         f"{c.setting_statistic:.3f} | {-c.difference:+.3f} [{-c.interval[1]:+.2f}, {-c.interval[0]:+.2f}] |")
+    return lines
+
+
 def _plot(rows, path: Path) -> None:
     import matplotlib
 
@@ -133,7 +162,11 @@ def main() -> None:
         lines.append(f"| {mark}{r.setting.name}{mark} | " + " | ".join(f"{v:.3f}" for v in r.by_set.values())
                      + f" | {r.criterion:.3f} | {r.difference:+.3f} [{r.interval[0]:+.2f}, {r.interval[1]:+.2f}] |")
     lines += ["", f"Decision: **{winner.setting.name}**. {why}.", "",
-              *_baseline_lines(args.run, sets, winner.setting, args.seed)]
+              "Cheap baselines on the same rows (difference = the chosen setting minus the baseline):", "",
+              *_baseline_lines(args.run, sets, winner.setting, args.seed), "",
+              "Answers restricted to named entities, noun chunks and numbers (difference = entities minus any):", "",
+              *_answer_type_lines(sets, args.bench, list(dict.fromkeys([winner.setting, PAPER_AGGREGATION])),
+                                  args.seed)]
     (args.output / "sweep.md").write_text("\n".join(lines) + "\n")
     (args.output / "sweep.json").write_text(json.dumps(
         {"decision": {"setting": winner.setting.name, "why": why},

@@ -188,3 +188,38 @@ def test_paper_preset_scores_by_the_paper_formula(qagens, monkeypatch):
     expected = [sum(doc) / len(doc) - sum(summ) / len(summ) for doc, summ, _, _ in _hand_pairs(scorer, "beam")]
     assert len(expected) == 6
     assert example.score == pytest.approx(math.fsum(expected) / len(expected), abs=1e-5)
+
+
+def test_answer_types_keep_entities_noun_chunks_and_numbers_as_a_fresh_run_and_after_the_fact(qagens, monkeypatch):
+    from quals.metrics.answer_extraction import AnswerExtractor
+    from quals.metrics.reaggregate import restrict_answers
+
+    summary = "The cat sat on the mat in Paris with 12 friends."
+    answers = {"cat": "What sat?", "sat": "What did the cat do?", "Paris": "Where?", "12": "How many friends?",
+               "on the": "Which words?"}
+
+    def generate(self, summaries):
+        out = []
+        for _ in summaries:
+            hyps = []
+            for g, (answer, question) in enumerate(answers.items()):
+                ids = tuple(self.qagen.qa_token_ids(question, answer))
+                scores = tuple(-0.1 * (k + 1 + g) for k in range(len(ids)))
+                hyps.append(QAHypothesis(Hypothesis(ids, scores, scores, g, 0, True, sum(scores) / len(ids)),
+                                         f"{question} | {answer}", question, answer))
+            out.append(hyps)
+        return out
+
+    monkeypatch.setattr(QUALS, "generate", generate)
+    every = QUALS(qagen=qagens["llama"], cache_generations=False, **SMALL).score([DOCUMENT], [summary]).examples[0]
+    kinds = QUALS(qagen=qagens["llama"], cache_generations=False, answer_types="entities", **SMALL)
+    fresh = kinds.score([DOCUMENT], [summary]).examples[0]
+    assert sorted(p.answer for p in every.pairs) == sorted(answers)
+    assert sorted(p.answer for p in fresh.pairs) == ["12", "Paris", "cat"]  # "sat" and "on the" are no spans
+    allowed = AnswerExtractor().answer_kinds([summary])[0]
+    after = reaggregate_record(restrict_answers(_record(every), allowed), AggregationConfig())
+    assert after["score"] == pytest.approx(fresh.score, abs=1e-5) and after["n_pairs"] == 3
+    none_left = restrict_answers(_record(every), frozenset({"mat"}))
+    assert none_left["score"] is None and "named entity" in none_left["reason"]
+    with pytest.raises(ValueError, match="answer_types"):
+        QualsConfig(answer_types="nouns")

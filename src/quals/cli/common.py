@@ -47,6 +47,9 @@ def add_quals_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--answer-constraint", choices=("none", "summary_span"), default=None,
                        help="Constrain answers to summary substrings while decoding (default: summary_span; "
                             "the paper: none).")
+    group.add_argument("--answer-types", choices=("any", "entities"), default=None,
+                       help="Keep every answer (any, default) or only named entities, noun chunks and numbers "
+                            "of the summary (entities; spaCy).")
     group.add_argument("--window-tokens", type=int, default=None,
                        help="Document tokens per window (default: model limit, at most 1024).")
     group.add_argument("--window-overlap", type=int, default=None, help="Tokens shared by windows (default: 128).")
@@ -62,7 +65,7 @@ def _quals_only_settings() -> list[str]:
 
     return [f.name for f in dataclasses.fields(GenerationConfig)] + [
         f.name for f in dataclasses.fields(AggregationConfig)] + [
-        "max_pairs", "summary_likelihood", "answer_constraint", "cache_generations"]
+        "max_pairs", "summary_likelihood", "answer_constraint", "answer_types", "cache_generations"]
 
 
 def quals_preset(args: argparse.Namespace):

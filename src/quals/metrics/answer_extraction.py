@@ -82,6 +82,16 @@ class AnswerExtractor:
         self.spacy_model = spacy_model
         self.version = f"spacy-{spacy.__version__}/{self.nlp.meta.get('name')}-{self.nlp.meta.get('version')}"
 
+    def answer_kinds(self, texts: Sequence[str]) -> list[frozenset[str]]:
+        """Every named entity, noun chunk and number of each text, SQuAD-normalised and unsampled:
+        the answers QUALS keeps with ``answer_types='entities'``."""
+        out = []
+        for text, doc in zip(texts, self.nlp.pipe([t if t.strip() else "" for t in texts])):
+            spans = [*(e.text for e in doc.ents), *(c.text for c in doc.noun_chunks),
+                     *(t.text for t in doc if t.like_num)]
+            out.append(frozenset(k for k in map(normalize_answer, spans) if k) if text.strip() else frozenset())
+        return out
+
     def extract(self, texts: Sequence[str]) -> list[list[str]]:
         """Candidates of every text (an empty or blank text has none)."""
         out: list[list[str]] = []

@@ -12,8 +12,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+
+from quals.metrics.answers import normalize_answer
 
 
 @dataclass(frozen=True)
@@ -25,15 +27,20 @@ class Candidate:
     score: float
 
 
-def select_pairs(candidates: Sequence[Candidate], summary: str, max_pairs: int = 10) -> list[int]:
+def select_pairs(candidates: Sequence[Candidate], summary: str, max_pairs: int = 10,
+                 allowed_answers: Collection[str] | None = None) -> list[int]:
     """Indices of the kept candidates, in the order QUALS reports them."""
-    return [i for i, _ in select_pairs_with_rounds(candidates, summary, max_pairs)]
+    return [i for i, _ in select_pairs_with_rounds(candidates, summary, max_pairs, allowed_answers)]
 
 
-def select_pairs_with_rounds(candidates: Sequence[Candidate], summary: str,
-                             max_pairs: int = 10) -> list[tuple[int, int]]:
+def select_pairs_with_rounds(candidates: Sequence[Candidate], summary: str, max_pairs: int = 10,
+                             allowed_answers: Collection[str] | None = None) -> list[tuple[int, int]]:
     """(index, round) of the kept candidates: the round lets a smaller cap be applied later
-    without filtering again (:func:`quals.metrics.aggregation.rounds_within`)."""
+    without filtering again (:func:`quals.metrics.aggregation.rounds_within`).
+
+    ``allowed_answers`` (SQuAD-normalised texts, e.g. the summary's entities) also drops every
+    pair whose normalised answer is not among them, before anything else.
+    """
     if max_pairs < 1:
         raise ValueError(f"max_pairs must be >= 1, got {max_pairs}")
     lowered = summary.lower()
@@ -41,6 +48,7 @@ def select_pairs_with_rounds(candidates: Sequence[Candidate], summary: str,
         i for i, c in enumerate(candidates)
         if c.question is not None and c.answer is not None and c.answer.strip()
         and c.answer.lower() in lowered
+        and (allowed_answers is None or normalize_answer(c.answer) in allowed_answers)
     ]
     eligible.sort(key=lambda i: -candidates[i].score)
     groups: dict[str, list[int]] = {}

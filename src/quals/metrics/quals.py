@@ -65,6 +65,7 @@ class QUALS:
                                     window_tokens=self.config.window_tokens,
                                     window_overlap=self.config.window_overlap, show_progress=show_progress)
         self.cache = GenerationCache(cache_dir() / "generations" if self.config.cache_generations else None)
+        self._answer_kinds = None
 
     @property
     def signature(self) -> str:
@@ -124,9 +125,11 @@ class QUALS:
 
     def _score_generated(self, documents, summaries, generated) -> list[QualsExample]:
         kept: list[list[tuple[QAHypothesis, int]]] = []
-        for summary, hyps in zip(summaries, generated):
+        allowed = self._allowed_answers(summaries)
+        for summary, hyps, answers in zip(summaries, generated, allowed):
             candidates = [Candidate(h.question, h.answer, h.hypothesis.beam_score_sum) for h in hyps]
-            kept.append([(hyps[i], r) for i, r in select_pairs_with_rounds(candidates, summary, self.config.max_pairs)])
+            kept.append([(hyps[i], r) for i, r in select_pairs_with_rounds(candidates, summary, self.config.max_pairs,
+                                                                           answers)])
         contexts, qa_lists, owners = [], [], []
         for i, pairs in enumerate(kept):
             if not pairs:
@@ -144,6 +147,15 @@ class QUALS:
         return [self._example(summaries[i], generated[i], kept[i], by_owner.get((i, "document")),
                               by_owner.get((i, "summary"))) for i in range(len(summaries))]
 
+    def _allowed_answers(self, summaries) -> list[frozenset[str] | None]:
+        if self.config.answer_types == "any":
+            return [None] * len(summaries)
+        if self._answer_kinds is None:
+            from quals.metrics.answer_extraction import AnswerExtractor
+
+            self._answer_kinds = AnswerExtractor()
+        return self._answer_kinds.answer_kinds(summaries)
+
     def _example(self, summary, hyps, pairs, document_scores, summary_scores) -> QualsExample:
         n_well_formed = sum(h.well_formed for h in hyps)
         n_in_summary = sum(h.well_formed and h.answer.lower() in summary.lower() for h in hyps)
@@ -151,7 +163,8 @@ class QUALS:
             return QualsExample(None, "empty summary", (), 0, 0, 0, 0)
         if not pairs:
             reason = ("no well-formed QA pair generated" if n_well_formed == 0
-                      else "no generated answer occurs in the summary")
+                      else "no generated answer occurs in the summary" if n_in_summary == 0
+                      else "no generated answer is a named entity, noun chunk or number of the summary")
             return QualsExample(None, reason, (), len(hyps), n_well_formed, n_in_summary, 0)
         backbone = self.qagen.backbone
         aggregation = self.config.aggregation

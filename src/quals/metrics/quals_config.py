@@ -11,6 +11,7 @@ SUMMARY_LIKELIHOODS = ("rescore", "beam")
 DEFAULT_NUM_GROUPS = 10  # meta-evaluation on QAGS-C/QAGS-X, see the generation field's help
 ANSWER_CONSTRAINTS = ("none", "summary_span")
 PRESETS = ("default", "paper")
+ANSWER_TYPES = ("any", "entities")
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,12 @@ class QualsConfig:
                           "With 'none' the packaged model kept a QA pair for 5% of QAGS summaries "
                           "(docs/meta-eval.md)."},
     )
+    answer_types: str = field(
+        default="any",
+        metadata={"help": "'any' (paper): every kept answer counts; 'entities': only answers that are a named "
+                          "entity, noun chunk or number of the summary (spaCy, SQuAD-normalised match), "
+                          "QAGS's answer kinds."},
+    )
     aggregation: AggregationConfig = field(
         default_factory=AggregationConfig,
         metadata={"help": "From per-token log-probs to a score: which tokens, per-pair reduction, over pairs."},
@@ -49,6 +56,8 @@ class QualsConfig:
             raise ValueError(f"summary_likelihood must be one of {SUMMARY_LIKELIHOODS}, got {self.summary_likelihood!r}")
         if self.answer_constraint not in ANSWER_CONSTRAINTS:
             raise ValueError(f"answer_constraint must be one of {ANSWER_CONSTRAINTS}, got {self.answer_constraint!r}")
+        if self.answer_types not in ANSWER_TYPES:
+            raise ValueError(f"answer_types must be one of {ANSWER_TYPES}, got {self.answer_types!r}")
         if self.max_pairs < 1:
             raise ValueError(f"max_pairs must be >= 1, got {self.max_pairs}")
 
@@ -61,7 +70,7 @@ class QualsConfig:
         """
         return cls(generation=GenerationConfig(num_groups=60, group_width=1, diversity_penalty=0.5,
                                                min_length=8, max_length=60, length_penalty=1.0),
-                   max_pairs=10, summary_likelihood="beam", answer_constraint="none",
+                   max_pairs=10, summary_likelihood="beam", answer_constraint="none", answer_types="any",
                    aggregation=AggregationConfig(token_set="all", pair_reduction="mean", pair_aggregation="mean"))
 
     def generation_settings(self) -> dict:

@@ -75,3 +75,23 @@ def reaggregate_file(scores_path: str | Path, aggregation: AggregationConfig,
             if not line.endswith("\n"):
                 break
             yield reaggregate_record(json.loads(line), aggregation, max_pairs)
+
+
+def restrict_answers(record: dict, allowed_answers: frozenset[str]) -> dict:
+    """A copy of a QUALS record keeping only pairs whose SQuAD-normalised answer is allowed
+    (``answer_types='entities'`` after the fact).
+
+    Equal to a fresh run with that filter when the filter's cap did not bind (no kept pair was
+    left out for the cap: ``n_pairs < max_pairs`` or every in-summary pair kept), since dropping
+    answers then only removes pairs. The caller checks that; a record left with no pair becomes a
+    null score with the fresh run's reason.
+    """
+    from quals.metrics.answers import normalize_answer
+
+    if record.get("error") or record.get("score") is None:
+        return dict(record)
+    pairs = [p for p in record["pairs"] if normalize_answer(p["answer"]) in allowed_answers]
+    if not pairs:
+        return {**record, "score": None, "n_pairs": 0, "pairs": [],
+                "reason": "no generated answer is a named entity, noun chunk or number of the summary"}
+    return {**record, "pairs": pairs, "n_pairs": len(pairs)}
