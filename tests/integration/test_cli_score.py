@@ -128,6 +128,18 @@ def test_existing_output_from_other_settings_is_not_clobbered(tiny_dirs, tmp_pat
     assert main([*other, "--overwrite"]) == 0
 
 
+def test_output_equal_to_the_input_is_refused_and_the_input_kept(tiny_dirs, tmp_path, fake_generation, capsys):
+    data = _write_jsonl(tmp_path / "in.jsonl", GOOD[:2])
+    before = data.read_bytes()
+    base = ["--model", str(tiny_dirs["llama"]), *SMALL, "--overwrite"]
+    linked = tmp_path / "linked.jsonl"
+    os.link(data, linked)  # another name, the same file
+    for output in (data, tmp_path / "." / "in.jsonl", linked):
+        assert main(["score", str(data), "-o", str(output), *base]) == 2
+        assert "is the input file" in capsys.readouterr().err
+        assert data.read_bytes() == before
+
+
 def test_sigkill_mid_run_then_resume_equals_uninterrupted(tiny_dirs, tmp_path):
     data = _write_jsonl(tmp_path / "in.jsonl", GOOD)
     args = [sys.executable, str(FIXTURES / "fake_qa.py"), "score", str(data), "--model", str(tiny_dirs["llama"]),

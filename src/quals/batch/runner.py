@@ -128,11 +128,23 @@ def score_file(scorer: Scorer, input_path: str | Path, output: str | Path, *, fi
 
     Raises:
         FileExistsError: ``output`` exists from a run with other settings (and not ``overwrite``).
+        ValueError: ``output`` is the input file (by path or by inode, e.g. a hard link).
     """
+    refuse_same_file(input_path, output)
     info = {"run": scorer.run_info(), "input": str(Path(input_path).resolve()), "fields": asdict(fields)}
     return score_rows(scorer, read_rows(input_path, fields, input_format), output, info=info, config=config,
                       show_progress=show_progress,
                       count=(lambda: count_rows(input_path, input_format)) if show_progress else None)
+
+
+def refuse_same_file(input_path: str | Path, output: str | Path) -> None:
+    """Writing the output over the input would destroy the rows being read, ``--overwrite`` or not."""
+    source, target = Path(input_path), Path(output)
+    same = source.resolve() == target.resolve()
+    if not same and source.exists() and target.exists():
+        same = os.path.samefile(source, target)
+    if same:
+        raise ValueError(f"the output {target} is the input file {source}: choose another output path")
 
 
 def score_rows(scorer: Scorer, rows: Iterable[Row], output: str | Path, *, info: dict,
