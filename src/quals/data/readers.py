@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,26 +50,16 @@ def detect_format(path: Path, explicit: str | None = None) -> str:
 
 def read_records(path: Path, fmt: str) -> Iterator[tuple[dict | None, str | None]]:
     """Raw records in file order as ``(record, None)`` or ``(None, why it is malformed)``; for
-    readers whose rows are not (document, summary) pairs, e.g. documents to summarize."""
+    readers whose rows are not (document, summary) pairs, e.g. documents to summarize.
+
+    One bad line or CSV record never stops the file: a byte that is not UTF-8, JSON nested too
+    deep, a CSV record with the wrong number of fields or broken quoting each become that row's
+    reason. A UTF-8 byte-order mark (what Excel writes) is dropped.
+    """
     if fmt == "jsonl":
-        opener = _open_text(path)
-        with opener as handle:
-            for number, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    value = json.loads(line)
-                except json.JSONDecodeError as err:
-                    yield None, f"line {number}: malformed JSON ({err.msg} at column {err.colno})"
-                    continue
-                if not isinstance(value, dict):
-                    yield None, f"line {number}: expected a JSON object, got {type(value).__name__}"
-                    continue
-                yield value, None
+        yield from _jsonl_records(path)
     elif fmt == "csv":
-        with _open_text(path) as handle:
-            for record in csv.DictReader(handle):
-                yield dict(record), None
+        yield from _csv_records(path)
     else:
         import pyarrow.parquet as pq
 
@@ -76,6 +67,65 @@ def read_records(path: Path, fmt: str) -> Iterator[tuple[dict | None, str | None
         for batch in table.to_batches():
             for record in batch.to_pylist():
                 yield record, None
+
+
+def _jsonl_records(path: Path) -> Iterator[tuple[dict | None, str | None]]:
+    # Lines are decoded one by one (not the whole stream), so a bad byte costs one row only.
+    with _open_binary(path) as handle:
+        for number, raw in enumerate(handle, start=1):
+            if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                raw = raw[3:]
+            if not raw.strip():
+                continue
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                yield None, f"line {number}: not UTF-8 (byte 0x{raw[err.start]:02x} at byte {err.start + 1})"
+                continue
+            try:
+                value = json.loads(line)
+            except json.JSONDecodeError as err:
+                yield None, f"line {number}: malformed JSON ({err.msg} at column {err.colno})"
+                continue
+            except RecursionError:
+                yield None, f"line {number}: JSON nested too deeply to read"
+                continue
+            if not isinstance(value, dict):
+                yield None, f"line {number}: expected a JSON object, got {type(value).__name__}"
+                continue
+            yield value, None
+
+
+def _csv_records(path: Path) -> Iterator[tuple[dict | None, str | None]]:
+    csv.field_size_limit(min(sys.maxsize, 2**31 - 1))  # documents can be longer than csv's 128 KiB default
+    # surrogateescape keeps going past a byte that is not UTF-8; the record holding it is reported
+    with _open_text(path, encoding="utf-8-sig", errors="surrogateescape") as handle:
+        reader = csv.reader(handle, strict=True)
+        header: list[str] | None = None
+        while True:
+            start = reader.line_num + 1
+            try:
+                values = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as err:
+                lines = f"line {start}" if reader.line_num <= start else f"lines {start}-{reader.line_num}"
+                yield None, f"{lines}: malformed CSV ({err}; an unbalanced quote takes the lines after it along)"
+                continue
+            if header is None:
+                header = values
+                continue
+            if not values:
+                continue
+            lines = f"line {start}" if reader.line_num == start else f"lines {start}-{reader.line_num}"
+            if len(values) != len(header):
+                yield None, (f"{lines}: {len(values)} fields where the header has {len(header)} "
+                             "(an unbalanced quote or a stray delimiter?)")
+                continue
+            if not all(map(_encodable, values)):
+                yield None, f"{lines}: not UTF-8 text"
+                continue
+            yield dict(zip(header, values)), None
 
 
 def strict_json_lines(handle, source: str, required: tuple[str, ...] = (), *,
@@ -100,12 +150,20 @@ def strict_json_lines(handle, source: str, required: tuple[str, ...] = (), *,
         yield number, record
 
 
-def _open_text(path: Path):
+def _open_text(path: Path, encoding: str = "utf-8", errors: str = "strict"):
     if path.suffix == ".gz":
         import gzip
 
-        return gzip.open(path, "rt", encoding="utf-8", newline="")
-    return open(path, encoding="utf-8", newline="")
+        return gzip.open(path, "rt", encoding=encoding, errors=errors, newline="")
+    return open(path, encoding=encoding, errors=errors, newline="")
+
+
+def _open_binary(path: Path):
+    if path.suffix == ".gz":
+        import gzip
+
+        return gzip.open(path, "rb")
+    return open(path, "rb")
 
 
 def count_rows(path: str | Path, fmt: str | None = None) -> int:
@@ -116,11 +174,7 @@ def count_rows(path: str | Path, fmt: str | None = None) -> int:
         import pyarrow.parquet as pq
 
         return pq.ParquetFile(path).metadata.num_rows
-    if fmt == "csv":
-        with _open_text(path) as handle:
-            return sum(1 for _ in csv.DictReader(handle))
-    with _open_text(path) as handle:
-        return sum(1 for line in handle if line.strip())
+    return sum(1 for _ in read_records(path, fmt))
 
 
 def read_rows(path: str | Path, fields: FieldMap = FieldMap(), fmt: str | None = None) -> Iterator[Row]:
@@ -134,6 +188,13 @@ def read_rows(path: str | Path, fields: FieldMap = FieldMap(), fmt: str | None =
             continue
         row_id = record.get(fields.id) if fields.id else None
         row_id = None if row_id is None else str(row_id)
+        unpaired = [name for name in (fields.id, fields.document, fields.summary)
+                    if name and isinstance(record.get(name), str) and not _encodable(record[name])]
+        if unpaired:
+            yield Row(index, None if fields.id in unpaired else row_id, None, None,
+                      f"field(s) {unpaired} hold an unpaired UTF-16 surrogate (an escape such as \\ud800 "
+                      "with no partner), which is no text")
+            continue
         missing = [name for name in (fields.document, fields.summary) if name not in record]
         if missing:
             present = ", ".join(sorted(map(str, record))) or "none"
@@ -152,3 +213,11 @@ def read_rows(path: str | Path, fields: FieldMap = FieldMap(), fmt: str | None =
             yield Row(index, row_id, document, summary, "empty document")
             continue
         yield Row(index, row_id, document, summary)
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
