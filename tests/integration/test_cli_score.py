@@ -140,6 +140,24 @@ def test_output_equal_to_the_input_is_refused_and_the_input_kept(tiny_dirs, tmp_
         assert data.read_bytes() == before
 
 
+def test_resume_refuses_a_changed_input_or_setting_and_names_it(tiny_dirs, tmp_path, fake_generation, capsys):
+    data = _write_jsonl(tmp_path / "in.jsonl", GOOD[:2])
+    out = tmp_path / "out.jsonl"
+    base = ["score", str(data), "-o", str(out), "--model", str(tiny_dirs["llama"]), *SMALL]
+    assert main(base) == 0
+    before = out.read_bytes()
+    _write_jsonl(data, GOOD[:3])  # a row appended: resuming would never score it
+    capsys.readouterr()
+    assert main(base) == 2
+    assert "input_sha256: the content changed" in capsys.readouterr().err
+    assert out.read_bytes() == before
+    _write_jsonl(data, GOOD[:2])
+    assert main([*base, "--batch-size", "4", "--token-set", "answer"]) == 2
+    err = capsys.readouterr().err
+    assert "run.batch_size: 64 -> 4" in err and "run.settings.aggregation.token_set: 'all' -> 'answer'" in err
+    assert main(base) == 0 and out.read_bytes() == before  # the same input and settings resume
+
+
 def test_sigkill_mid_run_then_resume_equals_uninterrupted(tiny_dirs, tmp_path):
     data = _write_jsonl(tmp_path / "in.jsonl", GOOD)
     args = [sys.executable, str(FIXTURES / "fake_qa.py"), "score", str(data), "--model", str(tiny_dirs["llama"]),

@@ -131,10 +131,23 @@ def score_file(scorer: Scorer, input_path: str | Path, output: str | Path, *, fi
         ValueError: ``output`` is the input file (by path or by inode, e.g. a hard link).
     """
     refuse_same_file(input_path, output)
-    info = {"run": scorer.run_info(), "input": str(Path(input_path).resolve()), "fields": asdict(fields)}
+    info = {"run": scorer.run_info(), "input": str(Path(input_path).resolve()),
+            "input_sha256": file_sha256(input_path), "fields": asdict(fields)}
     return score_rows(scorer, read_rows(input_path, fields, input_format), output, info=info, config=config,
                       show_progress=show_progress,
                       count=(lambda: count_rows(input_path, input_format)) if show_progress else None)
+
+
+def file_sha256(path: str | Path) -> str:
+    """Content hash of the input: a resume over an edited file (a row added, changed or removed)
+    would otherwise mix scores of two different inputs."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def refuse_same_file(input_path: str | Path, output: str | Path) -> None:
@@ -216,6 +229,31 @@ def _same_run(previous: dict, info: dict) -> bool:
     return {k: v for k, v in previous.items() if k not in ("complete", "merged_from")} == info
 
 
+def _differences(old, new, path: str = "", limit: int = 5) -> list[str]:
+    """What differs between two run records, as ``field: old -> new`` (the first ``limit``)."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        out: list[str] = []
+        for key in sorted(set(old) | set(new), key=str):
+            where = f"{path}.{key}" if path else str(key)
+            if key not in old:
+                out.append(f"{where}: not recorded before")
+            elif key not in new:
+                out.append(f"{where}: recorded before, not now")
+            elif old[key] != new[key]:
+                out.extend(_differences(old[key], new[key], where, limit))
+        if len(out) > limit:
+            out = [*out[:limit], f"{len(out) - limit} more"]
+        return out
+    if path.endswith("sha256"):
+        return [f"{path}: the content changed"]
+    return [f"{path}: {_short(old)} -> {_short(new)}"]
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def _prepare(target: Path, info: dict, overwrite: bool) -> bool:
     """Check or create the sidecar; return True when ``target`` is already complete."""
     sidecar = sidecar_path(target)
@@ -229,11 +267,14 @@ def _prepare(target: Path, info: dict, overwrite: bool) -> bool:
             previous = json.loads(sidecar.read_text())
         except (OSError, ValueError):
             previous = None
-        if previous is None or not _same_run(previous, info):
-            raise FileExistsError(
-                f"{target} exists from a run with other settings, model or input (see {sidecar}); "
-                f"pass --overwrite to replace it or choose another output"
-            )
+        if previous is None:
+            raise FileExistsError(f"{target} exists without a readable run record ({sidecar}); "
+                                  f"pass --overwrite to replace it or choose another output")
+        if not _same_run(previous, info):
+            changed = "; ".join(_differences({k: v for k, v in previous.items()
+                                              if k not in ("complete", "merged_from")}, info))
+            raise FileExistsError(f"{target} exists from another run ({changed}); pass --overwrite to replace it "
+                                  f"or choose another output")
         return bool(previous.get("complete"))
     target.parent.mkdir(parents=True, exist_ok=True)
     write_json_atomic(sidecar, {**info, "complete": False})

@@ -79,7 +79,7 @@ class QUALS:
     def run_info(self) -> dict:
         """The run fingerprint written beside outputs."""
         return {"metric": "quals", "signature": self.signature, "model": asdict(self.qagen.info),
-                "settings": self.config.to_dict()}
+                "settings": self.config.to_dict(), "batch_size": self.qagen.batch_size}
 
     def count_tokens(self, text: str) -> int:
         return len(self.qagen.backbone.tokenize(text))
