@@ -159,3 +159,20 @@ def test_results_do_not_depend_on_batch_composition(scorer):
     together = scorer.score(documents, summaries).scores
     alone = [scorer.score([d], [s]).scores[0] for d, s in zip(documents, summaries)]
     assert all(math.isclose(a, b, abs_tol=1e-5) for a, b in zip(together, alone))
+
+
+def test_damaged_generation_cache_entries_are_misses_not_wrong_scores(qagens, tmp_path, monkeypatch, caplog):
+    monkeypatch.setenv("QUALS_CACHE_DIR", str(tmp_path))
+    fresh = QUALS(qagen=qagens["llama"], **SMALL)
+    expected = [h.hypothesis for h in fresh.generate([SUMMARY])[0]]
+    entry = next((tmp_path / "generations").rglob("*.json"))
+    good = entry.read_text()
+    for damage in ("[]", '[{"x": 1}]', good[: len(good) // 2], '[{"token_ids": "12"}]'):
+        entry.write_text(damage)
+        scorer = QUALS(qagen=qagens["llama"], **SMALL)
+        with caplog.at_level("WARNING", logger="quals.metrics.generation_cache"):
+            again = [h.hypothesis for h in scorer.generate([SUMMARY])[0]]
+        assert again == expected and scorer.cache.misses == 1 and scorer.cache.hits == 0
+        assert "generating again" in caplog.text
+        assert entry.read_text() == good  # rewritten whole
+        caplog.clear()

@@ -10,12 +10,16 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import logging
+import math
 import os
 from pathlib import Path
 
 from quals.types import Hypothesis
 
 _VERSION = 1
+logger = logging.getLogger(__name__)
+_FIELDS = {f.name for f in dataclasses.fields(Hypothesis)}
 
 
 class GenerationCache:
@@ -39,17 +43,30 @@ class GenerationCache:
     def get(self, key: str) -> list[Hypothesis] | None:
         if self.directory is None:
             return None
+        path = self._path(key)
         try:
-            rows = json.loads(self._path(key).read_text())
-        except (OSError, ValueError):
+            rows = json.loads(path.read_text())
+        except FileNotFoundError:
             self.misses += 1
             return None
+        except (OSError, ValueError) as err:
+            return self._bad(path, f"unreadable ({err})")
+        problem = _problem(rows)
+        if problem:
+            return self._bad(path, problem)
         self.hits += 1
         return [Hypothesis(**{**row, "token_ids": tuple(row["token_ids"]),
                               "token_logprobs": tuple(row["token_logprobs"]),
                               "beam_token_scores": tuple(row["beam_token_scores"])}) for row in rows]
 
+    def _bad(self, path: Path, why: str) -> None:
+        """A damaged entry is a miss (generated again and rewritten), never a wrong score."""
+        logger.warning("generation cache entry %s is %s: generating again", path, why)
+        self.misses += 1
+        return None
+
     def put(self, key: str, hypotheses: list[Hypothesis]) -> None:
+        """Store ``hypotheses`` (a non-empty list: generation always returns some)."""
         if self.directory is None:
             return
         path = self._path(key)
@@ -57,3 +74,18 @@ class GenerationCache:
         tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
         tmp.write_text(json.dumps([dataclasses.asdict(h) for h in hypotheses]))
         os.replace(tmp, path)
+
+
+def _problem(rows) -> str | None:
+    """Why ``rows`` is not a list of hypotheses as :meth:`GenerationCache.put` writes them."""
+    if not isinstance(rows, list) or not rows:
+        return "not a non-empty list of hypotheses"
+    for k, row in enumerate(rows):
+        if not isinstance(row, dict) or set(row) != _FIELDS:
+            return f"malformed at hypothesis {k} (fields {sorted(row) if isinstance(row, dict) else type(row).__name__})"
+        ids, logprobs, scores = row["token_ids"], row["token_logprobs"], row["beam_token_scores"]
+        if not (isinstance(ids, list) and all(isinstance(t, int) and t >= 0 for t in ids) and ids
+                and isinstance(logprobs, list) and isinstance(scores, list) and len(logprobs) == len(scores) == len(ids)
+                and all(isinstance(v, (int, float)) and math.isfinite(v) for v in [*logprobs, *scores])):
+            return f"malformed at hypothesis {k} (token ids and scores)"
+    return None
