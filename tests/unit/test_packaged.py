@@ -44,9 +44,33 @@ def test_failed_conversion_leaves_no_cache_entry(fake_package, tmp_path):
 def test_complete_cache_is_reused_without_conversion(fake_package, tmp_path, monkeypatch):
     target = tmp_path / "cache" / "models" / f"fake-{fake_package.sha256[:12]}"
     target.mkdir(parents=True)
+    (target / "model.safetensors").write_bytes(b"weights")
     (target / "quals-packaged.json").write_text("{}")
     monkeypatch.setattr(packaged, "_convert", lambda spec, path: pytest.fail("converted again"))
     assert packaged.packaged_model_dir("packaged:fake") == target
+    assert "converted_fingerprint" in (target / "quals-packaged.json").read_text()  # recorded on first use
+    assert packaged.packaged_model_dir("packaged:fake") == target
+
+
+def test_damaged_converted_weights_are_converted_again(fake_package, tmp_path, monkeypatch, caplog):
+    import json
+
+    target = tmp_path / "cache" / "models" / f"fake-{fake_package.sha256[:12]}"
+
+    def convert(spec, path):
+        path.mkdir(parents=True)
+        (path / "model.safetensors").write_bytes(b"good weights")
+        from quals.models.fingerprint import directory_fingerprint
+
+        (path / "quals-packaged.json").write_text(json.dumps({"converted_fingerprint": directory_fingerprint(path)}))
+
+    monkeypatch.setattr(packaged, "_convert", convert)
+    assert packaged.packaged_model_dir("packaged:fake") == target
+    (target / "model.safetensors").write_bytes(b"zero weights")  # same size, other bytes
+    with caplog.at_level("WARNING"):
+        assert packaged.packaged_model_dir("packaged:fake") == target
+    assert "converting again" in caplog.text
+    assert (target / "model.safetensors").read_bytes() == b"good weights"
 
 
 def test_missing_package_and_unknown_name(monkeypatch):

@@ -193,16 +193,46 @@ def packaged_model_dir(model: str) -> Path:
     """Return the cached safetensors directory of a packaged model, converting it if needed."""
     spec = packaged_spec(model)
     target = cache_dir() / "models" / f"{spec.name}-{spec.sha256[:12]}"
-    if (target / _MARKER).is_file():
+    if (target / _MARKER).is_file() and _intact(target):
         return target
     from filelock import FileLock
 
     target.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(target) + ".lock"):
-        if (target / _MARKER).is_file():  # another process converted it meanwhile
-            return target
+        if (target / _MARKER).is_file():  # another process converted it meanwhile, or it is damaged
+            if _intact(target):
+                return target
+            logger.warning("the converted weights in %s changed since conversion: converting again", target)
+            shutil.rmtree(target)
         _convert(spec, target)
     return target
+
+
+def _intact(target: Path) -> bool:
+    """Whether the converted weights are the ones conversion wrote.
+
+    The fingerprint of a packaged model is its GGUF's sha256, so damage to the converted copy would
+    change scores under an unchanged signature. Conversion records the copy's own hash; this checks
+    it (memoised on size and mtime, so an unchanged copy costs a stat). A copy converted before the
+    hash was recorded gets it recorded now.
+    """
+    import json
+
+    from quals.models.fingerprint import directory_fingerprint
+
+    marker_path = target / _MARKER
+    try:
+        marker = json.loads(marker_path.read_text())
+        current = directory_fingerprint(target)
+    except (OSError, ValueError):
+        return False
+    recorded = marker.get("converted_fingerprint")
+    if recorded is None:
+        tmp = marker_path.with_name(f"{_MARKER}.tmp{os.getpid()}")
+        tmp.write_text(json.dumps({**marker, "converted_fingerprint": current}, indent=2))
+        os.replace(tmp, marker_path)
+        return True
+    return recorded == current
 
 
 def _convert(spec: PackagedModel, target: Path) -> None:
@@ -234,7 +264,10 @@ def _convert(spec: PackagedModel, target: Path) -> None:
         model.config.name_or_path = PACKAGED_PREFIX + spec.name
         model.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
-        marker = {"name": spec.name, "gguf": spec.filename, "gguf_sha256": digest, "licence": spec.licence}
+        from quals.models.fingerprint import directory_fingerprint
+
+        marker = {"name": spec.name, "gguf": spec.filename, "gguf_sha256": digest, "licence": spec.licence,
+                  "converted_fingerprint": directory_fingerprint(tmp)}
         (tmp / _MARKER).write_text(json.dumps(marker, indent=2))
         if target.exists():  # a broken earlier attempt without a marker
             shutil.rmtree(target)
