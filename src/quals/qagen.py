@@ -29,6 +29,7 @@ class ModelInfo:
 
     model: str
     fingerprint: str
+    format_fingerprint: str
     family: str
     device: str
     dtype: str
@@ -76,6 +77,7 @@ class QAGen:
         return ModelInfo(
             model=self.backbone.model_id,
             fingerprint=self.backbone.fingerprint,
+            format_fingerprint=self.backbone.format_fingerprint,
             family=self.backbone.family,
             device=str(self.backbone.device),
             dtype=str(self.backbone.model.dtype).replace("torch.", ""),

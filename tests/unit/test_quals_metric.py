@@ -176,3 +176,24 @@ def test_damaged_generation_cache_entries_are_misses_not_wrong_scores(qagens, tm
         assert "generating again" in caplog.text
         assert entry.read_text() == good  # rewritten whole
         caplog.clear()
+
+
+def test_signature_and_cache_key_change_with_the_prompt_and_the_dtype(tiny_dirs, tmp_path, monkeypatch):
+    import dataclasses
+
+    monkeypatch.setenv("QUALS_CACHE_DIR", str(tmp_path))
+    plain = QAGen(str(tiny_dirs["llama"]), device="cpu", dtype="float32", batch_size=8)
+    prompt = dataclasses.replace(plain.backbone.qa_format, prompt_suffix="\n\nAsk:")
+    other = QAGen(str(tiny_dirs["llama"]), device="cpu", dtype="float32", batch_size=8,
+                  qa_format=dataclasses.replace(prompt, question_prefix=" "))
+    half = QAGen(str(tiny_dirs["llama"]), device="cpu", dtype="bfloat16", batch_size=8)
+    scorers = [QUALS(qagen=q, **SMALL) for q in (plain, other, half)]
+    assert len({s.signature for s in scorers}) == 3
+    assert plain.info.format_fingerprint != other.info.format_fingerprint
+    assert plain.info.format_fingerprint == half.info.format_fingerprint  # the dtype is its own part
+    for scorer in scorers:
+        scorer.generate([SUMMARY])
+    assert [s.cache.misses for s in scorers] == [1, 1, 1]  # no scorer reads another's generations
+    again = QUALS(qagen=plain, **SMALL)
+    again.generate([SUMMARY])
+    assert again.cache.hits == 1

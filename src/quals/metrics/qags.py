@@ -120,7 +120,7 @@ class QAGS:
         qa = self.answerer
         qa_model = qa.backbone if isinstance(qa, BackboneAnswerer) else qa
         return {"qg": {"model": qg.model_id, "weights": qg.fingerprint, "family": qg.family,
-                       "dtype": _dtype(qg.model)},
+                       "format": qg.format_fingerprint, "dtype": _dtype(qg.model)},
                 "qa": {"model": qa_model.model_id, "weights": qa_model.fingerprint,
                        "kind": "backbone-greedy" if isinstance(qa, BackboneAnswerer) else "extractive",
                        "dtype": _dtype(qa_model.model)},
@@ -141,6 +141,7 @@ class QAGS:
         models, versions = self.models(), self._versions()
         settings = json.dumps(self.config.to_dict(), sort_keys=True, separators=(",", ":"))
         return (f"qags:{versions['quals_version']}|qg:{models['qg']['model']}|qg_weights:{models['qg']['weights']}|"
+                f"qg_format:{models['qg']['format']}|"
                 f"qa:{models['qa']['model']}|qa_weights:{models['qa']['weights']}|answers:{models['answers']}|"
                 f"dtype:{models['qg']['dtype']}/{models['qa']['dtype']}|settings:{settings}|"
                 f"torch:{versions['torch_version']}|"

@@ -73,7 +73,7 @@ class QUALS:
         info = self.qagen.info
         settings = json.dumps(self.config.to_dict(), sort_keys=True, separators=(",", ":"))
         return (f"quals:{info.quals_version}|model:{info.model}|weights:{info.fingerprint}|"
-                f"dtype:{info.dtype}|settings:{settings}|torch:{info.torch_version}|"
+                f"format:{info.format_fingerprint}|dtype:{info.dtype}|settings:{settings}|torch:{info.torch_version}|"
                 f"transformers:{info.transformers_version}")
 
     def run_info(self) -> dict:
@@ -101,8 +101,10 @@ class QUALS:
 
         A summary repeated in ``summaries`` is generated once.
         """
-        settings = self.config.generation_settings()
-        fingerprint = self.qagen.info.fingerprint
+        info = self.qagen.info
+        settings = {**self.config.generation_settings(), "format": info.format_fingerprint, "dtype": info.dtype,
+                    "device": info.device.split(":")[0]}
+        fingerprint = info.fingerprint
         found: dict[str, list[QAHypothesis]] = {}
         missing: list[str] = []
         for summary in dict.fromkeys(summaries):

@@ -121,6 +121,24 @@ class Backbone:
             raise ValueError(f"{self.model_id} defines no EOS token")
         return int(eos)
 
+    @property
+    def format_fingerprint(self) -> str:
+        """sha256 of what turns text into scored tokens besides the weights: the QA format (prompt,
+        separator) and the tokenizer. Two runs that differ only there score differently, so it goes
+        into signatures and the generation-cache key."""
+        if getattr(self, "_format_fingerprint", None) is None:
+            import dataclasses
+            import hashlib
+            import json
+
+            backend = getattr(self.tokenizer, "backend_tokenizer", None)
+            tokenizer = backend.to_str() if backend is not None else json.dumps(
+                sorted(self.tokenizer.get_vocab().items()), ensure_ascii=False)
+            digest = hashlib.sha256(json.dumps(dataclasses.asdict(self.qa_format), sort_keys=True).encode())
+            digest.update(tokenizer.encode())
+            self._format_fingerprint = "sha256:" + digest.hexdigest()[:16]
+        return self._format_fingerprint
+
     # ----- text <-> tokens -------------------------------------------------------------------
     def tokenize(self, text: str) -> list[int]:
         return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
