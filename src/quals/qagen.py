@@ -20,6 +20,7 @@ from quals.models.formats import QAFormat
 from quals.models.loading import load_backbone
 from quals.models.packaged import DEFAULT_MODEL
 from quals.models.scoring import score_sequences
+from quals.models.windows import resolve_overlap
 from quals.types import ContextScores, Hypothesis, QAHypothesis
 
 
@@ -50,16 +51,20 @@ class QAGen:
         window_tokens: most context tokens per scoring window (default: all the model allows,
             capped at 1024 as in the paper's truncation length, but longer contexts are windowed,
             never truncated).
-        window_overlap: tokens shared by consecutive windows.
+        window_overlap: tokens shared by consecutive windows (default: 128, at most half the window).
         qa_format: override the QA text layout.
         show_progress: tqdm progress bars on long calls.
     """
 
     def __init__(self, model: str = DEFAULT_MODEL, *, device: str = "auto", dtype: str = "auto",
-                 batch_size: int = 64, window_tokens: int | None = None, window_overlap: int = 128,
+                 batch_size: int = 64, window_tokens: int | None = None, window_overlap: int | None = None,
                  qa_format: QAFormat | None = None, show_progress: bool = False) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if window_overlap is not None and (window_overlap < 0 or (window_tokens is not None
+                                                                   and window_overlap >= window_tokens)):
+            raise ValueError(f"window_overlap must be >= 0 and smaller than window_tokens, got {window_overlap} "
+                             f"with window_tokens={window_tokens}")
         self.backbone = load_backbone(model, device=device, dtype=dtype, qa_format=qa_format)
         self.batch_size = batch_size
         self.window_overlap = window_overlap
@@ -90,11 +95,11 @@ class QAGen:
     def window_tokens(self, continuation_tokens: int = 64) -> int:
         """Context tokens per scoring window."""
         limit = self.backbone.max_context_tokens(continuation_tokens)
-        if self._window_tokens is None:
-            return min(limit, 1024)
-        if self._window_tokens > limit:
-            raise ValueError(f"window_tokens={self._window_tokens} exceeds what the model allows ({limit})")
-        return self._window_tokens
+        window = min(limit, 1024) if self._window_tokens is None else self._window_tokens
+        if window > limit:
+            raise ValueError(f"window_tokens={window} exceeds what the model allows ({limit})")
+        resolve_overlap(self.window_overlap, window)  # a given overlap the window cannot hold is an error here
+        return window
 
     # ----- generation ------------------------------------------------------------------------
     def generate(self, texts: Sequence[str], config: GenerationConfig | None = None, *,

@@ -82,7 +82,8 @@ def test_long_document_takes_best_window(qagens, monkeypatch):
     monkeypatch.setattr(QUALS, "generate", fake_generate)
     long_document = "Officials said 12 people were hurt near Leeds. " * 12 + SUMMARY
     scorer = QUALS(qagen=QAGen(str(qagens["llama"].backbone.model_id), device="cpu", window_tokens=24,
-                               window_overlap=4), cache_generations=False, **SMALL)
+                               window_overlap=4), cache_generations=False, window_tokens=24, window_overlap=4,
+                   **SMALL)
     example = scorer.score([long_document], [SUMMARY]).examples[0]
     assert example.n_windows > 3
     backbone = scorer.qagen.backbone
@@ -197,3 +198,14 @@ def test_signature_and_cache_key_change_with_the_prompt_and_the_dtype(tiny_dirs,
     again = QUALS(qagen=plain, **SMALL)
     again.generate([SUMMARY])
     assert again.cache.hits == 1
+
+
+def test_shared_qagen_settings_are_checked_not_dropped(qagens):
+    with pytest.warns(UserWarning, match="dtype, batch_size given here are ignored"):
+        QUALS(qagen=qagens["llama"], dtype="bfloat16", batch_size=4, cache_generations=False)
+    with pytest.raises(ValueError, match="differ from the shared QAGen"):
+        QUALS(qagen=qagens["llama"], window_tokens=32, cache_generations=False)
+    with pytest.raises(ValueError, match="smaller than"):
+        QAGen(str(qagens["llama"].backbone.model_id), device="cpu", window_tokens=64, window_overlap=64)
+    with pytest.raises(ValueError, match="window_overlap=500 must be >= 0 and smaller than the"):
+        QAGen(str(qagens["llama"].backbone.model_id), device="cpu", window_overlap=500).window_tokens()

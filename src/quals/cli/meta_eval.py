@@ -151,6 +151,7 @@ def _scorer_factory(args: argparse.Namespace, config):
 
         external = args.qg_model is not None and args.qa_model is not None
         return QAGS(args.model or DEFAULT_BASE_MODEL, qg_model=args.qg_model, qa_model=args.qa_model,
+                    device=launcher_device(args.device), dtype=args.dtype, batch_size=args.batch_size,
                     qagen=None if external else qagen(DEFAULT_BASE_MODEL), **qags_settings(args))
 
     return make

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import torch
 
 from quals.models.backbone import Backbone
-from quals.models.windows import split_windows
+from quals.models.windows import resolve_overlap, split_windows
 
 _COMPACT_DEAD_SHARE = 0.25
 
@@ -60,13 +60,13 @@ class _Job:
 
 
 def _plan(backbone: Backbone, contexts: Sequence[list[int]], counts: Sequence[int], window_tokens: int,
-          overlap: int, batch_size: int) -> tuple[list[list[_Job]], list[int]]:
+          overlap: int | None, batch_size: int) -> tuple[list[list[_Job]], list[int]]:
     """Jobs (one context window x up to ``batch_size`` questions) grouped into batches of at most
     ``batch_size`` rows, similar prompt lengths together; also each context's window count."""
     jobs: list[_Job] = []
     n_windows: list[int] = []
     for c, (context, count) in enumerate(zip(contexts, counts)):
-        windows = split_windows(len(context), window_tokens, min(overlap, window_tokens - 1)) if count else []
+        windows = split_windows(len(context), window_tokens, resolve_overlap(overlap, window_tokens)) if count else []
         n_windows.append(len(windows))
         for w, (start, end) in enumerate(windows):
             prompt = backbone.prompt_ids(context[start:end])
@@ -148,7 +148,7 @@ class BackboneAnswerer:
         max_answer_tokens: most answer tokens decoded.
     """
 
-    def __init__(self, backbone: Backbone, window_tokens, *, window_overlap: int = 128, batch_size: int = 64,
+    def __init__(self, backbone: Backbone, window_tokens, *, window_overlap: int | None = None, batch_size: int = 64,
                  max_answer_tokens: int = 24) -> None:
         self.backbone = backbone
         self.window_tokens = window_tokens

@@ -44,7 +44,8 @@ class QagsConfig:
     window_tokens: int | None = field(
         default=None,
         metadata={"help": "Document tokens per window for the backbone (default: model limit, at most 1024)."})
-    window_overlap: int = field(default=128, metadata={"help": "Tokens shared by consecutive windows."})
+    window_overlap: int | None = field(
+        default=None, metadata={"help": "Tokens shared by consecutive windows (default: 128, at most half the window)."})
     qa_max_length: int = field(default=384, metadata={"help": "Extractive QA: tokens per feature."})
     qa_stride: int = field(default=128, metadata={"help": "Extractive QA: context tokens shared by features."})
     extractive_no_answer: bool = field(
@@ -62,7 +63,7 @@ class QagsConfig:
             raise ValueError(f"max_question_tokens must be >= 2, got {self.max_question_tokens}")
         if not 0.0 <= self.answer_match_f1 <= 1.0:
             raise ValueError(f"answer_match_f1 must be in [0, 1], got {self.answer_match_f1}")
-        if self.min_question_words < 0 or self.window_overlap < 0:
+        if self.min_question_words < 0 or (self.window_overlap is not None and self.window_overlap < 0):
             raise ValueError("min_question_words and window_overlap must be >= 0")
         for name in ("{answer}", "{context}"):
             if name not in self.qg_template:

@@ -61,6 +61,8 @@ class QUALS:
                  batch_size: int = 64, config: QualsConfig | None = None, qagen: QAGen | None = None,
                  show_progress: bool = False, **settings) -> None:
         self.config = _apply_settings(config or QualsConfig(), settings)
+        if qagen is not None:
+            _check_shared(qagen, self.config, model=model, device=device, dtype=dtype, batch_size=batch_size)
         self.qagen = qagen or QAGen(model, device=device, dtype=dtype, batch_size=batch_size,
                                     window_tokens=self.config.window_tokens,
                                     window_overlap=self.config.window_overlap, show_progress=show_progress)
@@ -199,6 +201,22 @@ class QUALS:
         score = aggregation.combine([p.value for p in out])
         return QualsExample(score, None, tuple(out), len(hyps), n_well_formed, n_in_summary,
                             len(document_scores.windows))
+
+
+def _check_shared(qagen: QAGen, config: QualsConfig, **given) -> None:
+    """A shared QAGen brings its own model and loading settings: say so when others were given,
+    and refuse window settings it does not have (the signature would name the wrong ones)."""
+    import warnings
+
+    defaults = {"model": DEFAULT_MODEL, "device": "auto", "dtype": "auto", "batch_size": 64}
+    ignored = [name for name, value in given.items() if value != defaults[name]]
+    if ignored:
+        warnings.warn(f"QUALS(qagen=...) uses that QAGen's model, device, dtype and batch size; "
+                      f"{', '.join(ignored)} given here are ignored", UserWarning, stacklevel=3)
+    theirs = (qagen._window_tokens, qagen.window_overlap)
+    if (config.window_tokens, config.window_overlap) != theirs:
+        raise ValueError(f"window_tokens/window_overlap {config.window_tokens}/{config.window_overlap} differ from "
+                         f"the shared QAGen's {theirs[0]}/{theirs[1]}; build the QAGen with them")
 
 
 def _apply_settings(config: QualsConfig, settings: dict) -> QualsConfig:

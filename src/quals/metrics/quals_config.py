@@ -48,7 +48,8 @@ class QualsConfig:
     window_tokens: int | None = field(
         default=None, metadata={"help": "Document tokens per window (default: model limit, at most 1024)."}
     )
-    window_overlap: int = field(default=128, metadata={"help": "Tokens shared by consecutive windows."})
+    window_overlap: int | None = field(
+        default=None, metadata={"help": "Tokens shared by consecutive windows (default: 128, at most half the window)."})
     cache_generations: bool = field(default=True, metadata={"help": "Reuse generated QA pairs from disk."})
 
     def __post_init__(self) -> None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch
 
 from quals.models.backbone import Backbone
-from quals.models.windows import split_windows
+from quals.models.windows import resolve_overlap, split_windows
 from quals.types import ContextScores, WindowedLogprobs
 
 _LOGSOFTMAX_ROWS = 8  # rows per float32 log-softmax chunk: bounds memory at rows*len*vocab*4 bytes
@@ -29,11 +29,11 @@ class _Job:
 
 
 def _plan_jobs(backbone: Backbone, contexts: Sequence[list[int]], sequences: Sequence[Sequence[Sequence[int]]],
-               window_tokens: int, overlap: int, batch_size: int) -> tuple[list[_Job], list[list[tuple[int, int]]]]:
+               window_tokens: int, overlap: int | None, batch_size: int) -> tuple[list[_Job], list[list[tuple[int, int]]]]:
     jobs: list[_Job] = []
     spans: list[list[tuple[int, int]]] = []
     for c, (context, seqs) in enumerate(zip(contexts, sequences)):
-        windows = split_windows(len(context), window_tokens, min(overlap, window_tokens - 1))
+        windows = split_windows(len(context), window_tokens, resolve_overlap(overlap, window_tokens))
         spans.append(windows)
         for w, (start, end) in enumerate(windows):
             prompt = backbone.prompt_ids(context[start:end])
@@ -85,7 +85,7 @@ def score_sequences(
     sequences: Sequence[Sequence[Sequence[int]]],
     *,
     window_tokens: int,
-    window_overlap: int = 128,
+    window_overlap: int | None = None,
     batch_size: int = 64,
     progress=None,
 ) -> list[ContextScores]:
@@ -96,7 +96,7 @@ def score_sequences(
         contexts: tokenized contexts (no special tokens; :meth:`Backbone.prompt_ids` wraps them).
         sequences: for each context, the token-id sequences to score (EOS included if wanted).
         window_tokens: most context tokens per window.
-        window_overlap: tokens shared by consecutive windows.
+        window_overlap: tokens shared by consecutive windows (None: see ``resolve_overlap``).
         batch_size: most sequences per forward pass.
         progress: optional callable taking the number of finished batches (for progress bars).
 
