@@ -184,3 +184,24 @@ def test_help_renders_without_torch():
     code = "import sys\nfrom quals.cli.main import main\ntry:\n    main(['score', '--help'])\nexcept SystemExit:\n    pass\nprint('torch' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "--summary-field" in result.stdout and result.stdout.strip().endswith("False")
+
+
+def test_failed_starts_say_why_briefly_and_block_nothing(tiny_dirs, tmp_path, fake_generation, capsys, monkeypatch):
+    data, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    base = ["score", str(data), "-o", str(out), "--model", str(tiny_dirs["llama"]), *SMALL]
+    assert main(base) == 2  # the input does not exist yet
+    assert "No such file or directory" in capsys.readouterr().err
+    _write_jsonl(data, GOOD[:2])
+    assert main(base) == 0  # nothing left behind blocks the corrected run
+    assert main(["score", str(data), "-o", str(tmp_path / "o2.jsonl"), "--model", str(tmp_path / "no-model"),
+                 *SMALL]) == 2
+    err = capsys.readouterr().err
+    assert "no such directory" in err and "Traceback" not in err and len(err.splitlines()) <= 3
+
+    def interrupted(self, summaries):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(QUALS, "generate", interrupted)
+    assert main(["score", str(data), "-o", str(tmp_path / "o3.jsonl"), "--model", str(tiny_dirs["llama"]),
+                 *SMALL]) == 130
+    assert "interrupted; re-run the same command to resume" in capsys.readouterr().err

@@ -151,3 +151,23 @@ def test_concurrent_posts_over_http_keep_every_vote_once(served):
 
 def test_logs_never_hold_tokens():
     assert _redact('"GET /a/AbC-d_9/3 HTTP/1.1" 200 -') == '"GET /a/<token>/3 HTTP/1.1" 200 -'
+
+
+def test_a_body_shorter_than_its_content_length_times_out_instead_of_hanging(served, monkeypatch):
+    import socket
+    import time
+    from urllib.parse import urlsplit
+
+    from quals.annotate import app
+
+    monkeypatch.setattr(app._Handler, "timeout", 0.5)
+    _, store, links = served
+    url = urlsplit(links["annotator-1"] + "/1")
+    start = time.monotonic()
+    with socket.create_connection((url.hostname, url.port), timeout=10) as client:
+        client.sendall(f"POST {url.path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+                       f"Content-Length: 100\r\n\r\nconsistency=a".encode())
+        reply = client.recv(4096).decode()
+    assert reply.startswith("HTTP/1.0 408") or reply.startswith("HTTP/1.1 408")
+    assert time.monotonic() - start < 5
+    assert store.judgments() == []

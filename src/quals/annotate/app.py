@@ -79,6 +79,8 @@ class _Handler(BaseHTTPRequestHandler):
     server: AnnotationServer
     server_version = "quals-annotate"
     sys_version = ""
+    # A client that sends fewer bytes than its Content-Length would otherwise hold a thread forever.
+    timeout = 30
 
     def do_GET(self) -> None:  # noqa: N802 (the http.server API)
         self._guarded(self._get)
@@ -133,7 +135,13 @@ class _Handler(BaseHTTPRequestHandler):
             return
         length = int(length)
         try:
-            form = parse_qs(self.rfile.read(length).decode("utf-8"), keep_blank_values=True, max_num_fields=16,
+            body = self.rfile.read(length)
+        except TimeoutError:
+            self._html(HTTPStatus.REQUEST_TIMEOUT, render_message("Timed out", "The answer did not arrive whole; "
+                                                                  "send it again."))
+            return
+        try:
+            form = parse_qs(body.decode("utf-8"), keep_blank_values=True, max_num_fields=16,
                             strict_parsing=False)
             sides = {a: form[a][0] for a in ATTRIBUTES if a in form}
             self.server.store.save(annotator.index, position, sides, form.get("comment", [""])[0].strip())

@@ -50,11 +50,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    if not getattr(args, "progress", True):  # --no-progress also silences transformers' loading bars
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
     try:
         return COMMANDS[args.command].run(args)
     except (ValueError, FileNotFoundError, FileExistsError, TypeError) as err:
         print(f"quals {args.command}: error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"quals {args.command}: interrupted; re-run the same command to resume", file=sys.stderr)
+        return 130
 
 
 def entry() -> None:

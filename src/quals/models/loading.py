@@ -146,11 +146,21 @@ def load_pretrained(model: str, torch_dtype):
     from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM
 
     source = model_source(model)
-    config = AutoConfig.from_pretrained(source, trust_remote_code=False)
-    loader = AutoModelForSeq2SeqLM if config.is_encoder_decoder else AutoModelForCausalLM
-    dtype = {} if torch_dtype is None else {"dtype": torch_dtype}
-    network = loader.from_pretrained(source, use_safetensors=True, trust_remote_code=False, **dtype)
+    if isinstance(source, str) and _looks_like_path(source) and not Path(source).exists():
+        raise ValueError(f"model {model!r}: no such directory (a hub id has the form owner/name)")
+    try:
+        config = AutoConfig.from_pretrained(source, trust_remote_code=False)
+        loader = AutoModelForSeq2SeqLM if config.is_encoder_decoder else AutoModelForCausalLM
+        dtype = {} if torch_dtype is None else {"dtype": torch_dtype}
+        network = loader.from_pretrained(source, use_safetensors=True, trust_remote_code=False, **dtype)
+    except OSError as err:  # transformers' 40-line traceback says this in its first lines
+        first = next((line.strip() for line in str(err).splitlines() if line.strip()), type(err).__name__)
+        raise ValueError(f"cannot load model {model!r}: {first}") from None
     return network, config, source
+
+
+def _looks_like_path(text: str) -> bool:
+    return text.startswith((".", "/", "~")) or text.count("/") > 1 or "\\" in text
 
 
 def attach_adapter(network, adapter_dir: Path, *, trainable: bool = False):
