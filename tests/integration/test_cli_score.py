@@ -62,7 +62,7 @@ def test_score_writes_one_line_per_row_with_run_sidecar(tiny_dirs, tmp_path, fak
     assert corpus["mean"] == pytest.approx(sum(r["score"] for r in records) / 3)
 
 
-def test_bad_rows_get_error_records_and_others_are_scored(tiny_dirs, tmp_path, fake_generation):
+def test_bad_rows_get_error_records_and_others_are_scored(tiny_dirs, tmp_path, fake_generation, capsys):
     huge = {"id": "huge", "document": "word " * 50_000, "summary": "A word."}
     rows = [GOOD[0], '{"id": "broken", "document": ', {"id": "empty", "document": "Text.", "summary": "  "},
             {"id": "nofield", "text": "Text.", "summary": "Sum."}, huge, {"id": "num", "document": 3, "summary": "x"},
@@ -78,10 +78,13 @@ def test_bad_rows_get_error_records_and_others_are_scored(tiny_dirs, tmp_path, f
     errors = {r["row"]: r["error"] for r in records if r["error"]}
     assert set(errors) == {1, 2, 3, 4, 5}
     assert "line 2: malformed JSON" in errors[1]
-    assert errors[2] == "empty summary"
-    assert "missing field(s) ['document']" in errors[3] and "text" in errors[3]
-    assert "over the limit" in errors[4] and "--max-document-tokens" in errors[4]
-    assert "must be text" in errors[5]
+    assert errors[2] == "line 3: empty summary"
+    assert "line 4: missing field(s) ['document']" in errors[3] and "text" in errors[3]
+    assert errors[4].startswith("line 5: document has") and "--max-document-tokens" in errors[4]
+    assert errors[5] == "line 6: field(s) ['document'] must be text"
+    assert [r["line"] for r in records if r["error"]] == [2, 3, 4, 5, 6]
+    err = capsys.readouterr().err
+    assert "  row 1: line 2: malformed JSON" in err and "  row 5: line 6:" in err  # the failed rows, listed
 
 
 def test_field_names_and_csv_input(tiny_dirs, tmp_path, fake_generation):

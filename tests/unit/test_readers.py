@@ -35,11 +35,12 @@ def test_row_errors_name_the_problem(tmp_path):
     assert [r.error for r in rows] == [
         None,
         "line 3: expected a JSON object, got list",
-        "missing field(s) ['document']; fields present: doc, summary",
+        "line 4: missing field(s) ['document']; fields present: doc, summary",
         "line 5: malformed JSON (Expecting property name enclosed in double quotes at column 2)",
-        "empty document",
+        "line 6: empty document",
     ]
-    assert [r.index for r in rows] == [0, 1, 2, 3, 4]
+    assert [r.index for r in rows] == [0, 1, 2, 3, 4]  # data rows; the blank line 2 is none
+    assert [r.line for r in rows] == [1, 3, 4, 5, 6]
     assert count_rows(path) == 5
 
 

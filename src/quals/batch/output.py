@@ -94,6 +94,20 @@ class CorpusSummary:
                 "n_errors": self.n_errors, "mean": self.mean}
 
 
+def first_errors(output: Path, n: int) -> list[dict]:
+    """The first ``n`` error records of a score file, in row order."""
+    found = []
+    with open(output, encoding="utf-8") as handle:
+        for line in handle:
+            if line.strip():
+                record = json.loads(line)
+                if record.get("error"):
+                    found.append(record)
+                    if len(found) == n:
+                        break
+    return found
+
+
 def summarize(output: Path) -> CorpusSummary:
     scores, n_rows, n_null, n_errors = [], 0, 0, 0
     with open(output, encoding="utf-8") as handle:

@@ -79,7 +79,13 @@ def _chunks(rows: Iterator, size: int) -> Iterator[tuple[int, list]]:
 
 
 def _error_record(row: Row, message: str) -> dict:
-    return {"row": row.index, "id": row.id, "score": None, "error": message}
+    """``line`` (1-based, where the row starts in the input) beside ``row`` (0-based data row)."""
+    return {"row": row.index, "line": getattr(row, "line", None), "id": row.id, "score": None, "error": message}
+
+
+def _where(row: Row) -> str:
+    line = getattr(row, "line", None)
+    return f"line {line}" if line is not None else f"row {row.index}"
 
 
 class _ChunkScorer:
@@ -91,7 +97,10 @@ class _ChunkScorer:
         records: dict[int, dict] = {}
         good: list[Row] = []
         for row in rows:
-            problem = row.error or self._check(row)
+            problem = row.error
+            if problem is None:
+                why = self._check(row)
+                problem = f"{_where(row)}: {why}" if why else None
             if problem:
                 records[row.index] = _error_record(row, problem)
             else:
@@ -114,7 +123,7 @@ class _ChunkScorer:
         except (ValueError, RuntimeError) as err:
             if len(rows) == 1:
                 logger.warning("row %d failed: %s", rows[0].index, err)
-                return [(rows[0], _error_record(rows[0], f"{type(err).__name__}: {err}"))]
+                return [(rows[0], _error_record(rows[0], f"{_where(rows[0])}: {type(err).__name__}: {err}"))]
             # Isolate the failing row(s): score one by one so the others still get scores.
             return [pair for row in rows for pair in self._score([row])]
         return [(row, {"row": row.index, "id": row.id, **example.to_dict(self.config.details), "error": None})

@@ -57,4 +57,11 @@ def run(args: argparse.Namespace) -> int:
     unit = "kept QA pair" if args.metric == "quals" else "kept question"
     print(f"{args.metric.upper()} mean {mean} over {summary.n_scored} scored rows; {summary.n_null} without a "
           f"{unit}; {summary.n_errors} errors -> {args.output}", file=sys.stderr)
+    if summary.n_errors:
+        from quals.batch.output import first_errors
+
+        for record in first_errors(args.output, 5):
+            print(f"  row {record['row']}: {record['error']}", file=sys.stderr)
+        if summary.n_errors > 5:
+            print(f"  ... {summary.n_errors - 5} more (records with \"error\" in {args.output})", file=sys.stderr)
     return 1 if summary.n_errors else 0

@@ -34,6 +34,7 @@ class Row:
     document: str | None
     summary: str | None
     error: str | None = None
+    line: int | None = None  # 1-based line of the file where the row starts (None for Parquet)
 
 
 def detect_format(path: Path, explicit: str | None = None) -> str:
@@ -50,7 +51,13 @@ def detect_format(path: Path, explicit: str | None = None) -> str:
 
 def read_records(path: Path, fmt: str) -> Iterator[tuple[dict | None, str | None]]:
     """Raw records in file order as ``(record, None)`` or ``(None, why it is malformed)``; for
-    readers whose rows are not (document, summary) pairs, e.g. documents to summarize.
+    readers whose rows are not (document, summary) pairs, e.g. documents to summarize."""
+    for _, record, problem in read_numbered_records(path, fmt):
+        yield record, problem
+
+
+def read_numbered_records(path: Path, fmt: str) -> Iterator[tuple[int | None, dict | None, str | None]]:
+    """:func:`read_records` with the 1-based line where each record starts (None for Parquet).
 
     One bad line or CSV record never stops the file: a byte that is not UTF-8, JSON nested too
     deep, a CSV record with the wrong number of fields or broken quoting each become that row's
@@ -66,10 +73,10 @@ def read_records(path: Path, fmt: str) -> Iterator[tuple[dict | None, str | None
         table = pq.read_table(path)
         for batch in table.to_batches():
             for record in batch.to_pylist():
-                yield record, None
+                yield None, record, None
 
 
-def _jsonl_records(path: Path) -> Iterator[tuple[dict | None, str | None]]:
+def _jsonl_records(path: Path) -> Iterator[tuple[int, dict | None, str | None]]:
     # Lines are decoded one by one (not the whole stream), so a bad byte costs one row only.
     with _open_binary(path) as handle:
         for number, raw in enumerate(handle, start=1):
@@ -80,23 +87,23 @@ def _jsonl_records(path: Path) -> Iterator[tuple[dict | None, str | None]]:
             try:
                 line = raw.decode("utf-8")
             except UnicodeDecodeError as err:
-                yield None, f"line {number}: not UTF-8 (byte 0x{raw[err.start]:02x} at byte {err.start + 1})"
+                yield number, None, f"line {number}: not UTF-8 (byte 0x{raw[err.start]:02x} at byte {err.start + 1})"
                 continue
             try:
                 value = json.loads(line)
             except json.JSONDecodeError as err:
-                yield None, f"line {number}: malformed JSON ({err.msg} at column {err.colno})"
+                yield number, None, f"line {number}: malformed JSON ({err.msg} at column {err.colno})"
                 continue
             except RecursionError:
-                yield None, f"line {number}: JSON nested too deeply to read"
+                yield number, None, f"line {number}: JSON nested too deeply to read"
                 continue
             if not isinstance(value, dict):
-                yield None, f"line {number}: expected a JSON object, got {type(value).__name__}"
+                yield number, None, f"line {number}: expected a JSON object, got {type(value).__name__}"
                 continue
-            yield value, None
+            yield number, value, None
 
 
-def _csv_records(path: Path) -> Iterator[tuple[dict | None, str | None]]:
+def _csv_records(path: Path) -> Iterator[tuple[int, dict | None, str | None]]:
     csv.field_size_limit(min(sys.maxsize, 2**31 - 1))  # documents can be longer than csv's 128 KiB default
     # surrogateescape keeps going past a byte that is not UTF-8; the record holding it is reported
     with _open_text(path, encoding="utf-8-sig", errors="surrogateescape") as handle:
@@ -110,7 +117,7 @@ def _csv_records(path: Path) -> Iterator[tuple[dict | None, str | None]]:
                 return
             except csv.Error as err:
                 lines = f"line {start}" if reader.line_num <= start else f"lines {start}-{reader.line_num}"
-                yield None, f"{lines}: malformed CSV ({err}; an unbalanced quote takes the lines after it along)"
+                yield start, None, f"{lines}: malformed CSV ({err}; an unbalanced quote takes the lines after it along)"
                 continue
             if header is None:
                 header = values
@@ -119,13 +126,13 @@ def _csv_records(path: Path) -> Iterator[tuple[dict | None, str | None]]:
                 continue
             lines = f"line {start}" if reader.line_num == start else f"lines {start}-{reader.line_num}"
             if len(values) != len(header):
-                yield None, (f"{lines}: {len(values)} fields where the header has {len(header)} "
+                yield start, None, (f"{lines}: {len(values)} fields where the header has {len(header)} "
                              "(an unbalanced quote or a stray delimiter?)")
                 continue
             if not all(map(_encodable, values)):
-                yield None, f"{lines}: not UTF-8 text"
+                yield start, None, f"{lines}: not UTF-8 text"
                 continue
-            yield dict(zip(header, values)), None
+            yield start, dict(zip(header, values)), None
 
 
 def strict_json_lines(handle, source: str, required: tuple[str, ...] = (), *,
@@ -178,41 +185,50 @@ def count_rows(path: str | Path, fmt: str | None = None) -> int:
 
 
 def read_rows(path: str | Path, fields: FieldMap = FieldMap(), fmt: str | None = None) -> Iterator[Row]:
-    """Yield every row of ``path``; rows that cannot be used carry an ``error``."""
+    """Yield every row of ``path``; rows that cannot be used carry an ``error``.
+
+    ``Row.index`` counts data rows from 0 (blank lines are no rows) and is the output's ``row``;
+    every error names the 1-based ``line`` of the file where its row starts (Parquet: the row).
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"input file {path} does not exist")
-    for index, (record, problem) in enumerate(read_records(path, detect_format(path, fmt))):
+    for index, (line, record, problem) in enumerate(read_numbered_records(path, detect_format(path, fmt))):
+        where = f"line {line}" if line is not None else f"row {index}"
+
+        def bad(row_id, why, document=None, summary=None):
+            return Row(index, row_id, document, summary, f"{where}: {why}", line)
+
         if problem is not None:
-            yield Row(index, None, None, None, problem)
+            yield Row(index, None, None, None, problem, line)
             continue
         row_id = record.get(fields.id) if fields.id else None
         row_id = None if row_id is None else str(row_id)
         unpaired = [name for name in (fields.id, fields.document, fields.summary)
                     if name and isinstance(record.get(name), str) and not _encodable(record[name])]
         if unpaired:
-            yield Row(index, None if fields.id in unpaired else row_id, None, None,
+            yield bad(None if fields.id in unpaired else row_id,
                       f"field(s) {unpaired} hold an unpaired UTF-16 surrogate (an escape such as \\ud800 "
                       "with no partner), which is no text")
             continue
         missing = [name for name in (fields.document, fields.summary) if name not in record]
         if missing:
             present = ", ".join(sorted(map(str, record))) or "none"
-            yield Row(index, row_id, None, None, f"missing field(s) {missing}; fields present: {present}")
+            yield bad(row_id, f"missing field(s) {missing}; fields present: {present}")
             continue
         document, summary = record[fields.document], record[fields.summary]
         wrong = [name for name, value in ((fields.document, document), (fields.summary, summary))
                  if not isinstance(value, str)]
         if wrong:
-            yield Row(index, row_id, None, None, f"field(s) {wrong} must be text")
+            yield bad(row_id, f"field(s) {wrong} must be text")
             continue
         if not summary.strip():
-            yield Row(index, row_id, document, summary, "empty summary")
+            yield bad(row_id, "empty summary", document, summary)
             continue
         if not document.strip():
-            yield Row(index, row_id, document, summary, "empty document")
+            yield bad(row_id, "empty document", document, summary)
             continue
-        yield Row(index, row_id, document, summary)
+        yield Row(index, row_id, document, summary, None, line)
 
 
 def _encodable(text: str) -> bool:
