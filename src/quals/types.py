@@ -86,3 +86,34 @@ class ContextScores:
 
     windows: tuple[tuple[int, int], ...]
     sequences: tuple[WindowedLogprobs, ...]
+
+
+@dataclass(frozen=True)
+class ScoreSignature:
+    """Everything that determines a QUALS score, built once per scorer.
+
+    ``str()`` is the one-line signature written beside every output; :meth:`generation_key`
+    is the part that determines generated QA pairs, from which the generation cache key is made,
+    so the two cannot drift apart.
+    """
+
+    quals_version: str
+    model: str
+    weights: str
+    format: str
+    dtype: str
+    device_kind: str
+    settings: str  # canonical JSON of all metric settings
+    generation: str  # canonical JSON of the settings that determine generation
+    torch_version: str
+    transformers_version: str
+
+    def __str__(self) -> str:
+        return (f"quals:{self.quals_version}|model:{self.model}|weights:{self.weights}|format:{self.format}|"
+                f"dtype:{self.dtype}|device:{self.device_kind}|settings:{self.settings}|torch:{self.torch_version}|"
+                f"transformers:{self.transformers_version}")
+
+    def generation_key(self) -> dict:
+        """What a cached generation must share to be reused (the summary text is added by the cache)."""
+        return {"weights": self.weights, "format": self.format, "dtype": self.dtype, "device": self.device_kind,
+                "generation": self.generation}

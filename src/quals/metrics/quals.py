@@ -44,7 +44,7 @@ from quals.metrics.results import QAPairScore, QualsExample, QualsResult
 from quals.models.packaged import DEFAULT_MODEL
 from quals.paths import cache_dir
 from quals.qagen import QAGen
-from quals.types import QAHypothesis
+from quals.types import QAHypothesis, ScoreSignature
 
 class QUALS:
     """Load a QAGen once and score (document, summary) pairs.
@@ -70,13 +70,22 @@ class QUALS:
         self._answer_kinds = None
 
     @property
+    def identity(self) -> ScoreSignature:
+        """Everything that determines the scores (model, weights, format, dtype, settings, versions)."""
+        info = self.qagen.info
+
+        def canonical(value) -> str:
+            return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+        return ScoreSignature(info.quals_version, info.model, info.fingerprint, info.format_fingerprint, info.dtype,
+                              info.device.split(":")[0], canonical(self.config.to_dict()),
+                              canonical(self.config.generation_settings()), info.torch_version,
+                              info.transformers_version)
+
+    @property
     def signature(self) -> str:
         """One line naming everything that determines the scores."""
-        info = self.qagen.info
-        settings = json.dumps(self.config.to_dict(), sort_keys=True, separators=(",", ":"))
-        return (f"quals:{info.quals_version}|model:{info.model}|weights:{info.fingerprint}|"
-                f"format:{info.format_fingerprint}|dtype:{info.dtype}|settings:{settings}|torch:{info.torch_version}|"
-                f"transformers:{info.transformers_version}")
+        return str(self.identity)
 
     def run_info(self) -> dict:
         """The run fingerprint written beside outputs."""
@@ -103,10 +112,8 @@ class QUALS:
 
         A summary repeated in ``summaries`` is generated once.
         """
-        info = self.qagen.info
-        settings = {**self.config.generation_settings(), "format": info.format_fingerprint, "dtype": info.dtype,
-                    "device": info.device.split(":")[0]}
-        fingerprint = info.fingerprint
+        identity = self.identity
+        settings, fingerprint = identity.generation_key(), identity.weights
         found: dict[str, list[QAHypothesis]] = {}
         missing: list[str] = []
         for summary in dict.fromkeys(summaries):
