@@ -58,7 +58,8 @@ def load_sets(run: Path, bench: Path, which: dict) -> list[DevSet]:
 def baseline_values(run: Path, dataset: str) -> dict[str, dict[str, float | None]]:
     out = {}
     for metric, scorer in BASELINES.items():
-        files = sorted((run / "scores" / dataset).glob(f"{scorer}*.jsonl"))
+        files = [f for f in sorted((run / "scores" / dataset).glob(f"{scorer}*.jsonl"))
+                 if json.loads(Path(f"{f}.run.json").read_text()).get("complete")]  # finished runs only
         if files:
             out[metric] = {}
             for path in files:
@@ -107,24 +108,38 @@ def _answer_type_lines(sets: list[DevSet], bench: Path, settings, seed: int) -> 
 
 
 def _plot(rows, path: Path) -> None:
+    """Left: every setting's criterion against the paper's aggregation. Right: the token set alone
+    (mean, mean, 10 pairs) per dev set, where its effects go opposite ways."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(13, 0.22 * len(rows) + 1.5), width_ratios=(3, 2))
     names = [r.setting.name for r in rows][::-1]
-    fig, ax = plt.subplots(figsize=(8, 0.22 * len(rows) + 1.5))
-    y = range(len(rows))
+    y = list(range(len(rows)))
     diffs = [r.difference for r in rows][::-1]
     lows = [r.difference - r.interval[0] for r in rows][::-1]
     highs = [r.interval[1] - r.difference for r in rows][::-1]
-    ax.errorbar(diffs, list(y), xerr=[lows, highs], fmt="o", ms=3, color="#1f77b4", ecolor="#9ecae1")
+    ax.errorbar(diffs, y, xerr=[lows, highs], fmt="o", ms=3, color="#1f77b4", ecolor="#9ecae1")
     ax.axvline(0, color="grey", lw=0.8)
-    ax.set_yticks(list(y), names, fontsize=7)
+    ax.set_yticks(y, names, fontsize=7)
     ax.set_xlabel("criterion minus the paper's aggregation (mean dev Spearman), paired 95% CI")
-    ax.set_title("QUALS aggregation settings on the dev sets", fontsize=10)
+    ax.set_title("QUALS aggregation settings (token set/reduction/over pairs/cap)", fontsize=10)
+    by_token = {r.setting.aggregation.token_set: r for r in rows
+                if r.setting.max_pairs == 10 and r.setting.aggregation.pair_reduction == "mean"
+                and r.setting.aggregation.pair_aggregation == "mean"}
+    sets = list(next(iter(by_token.values())).by_set)
+    width = 0.8 / len(by_token)
+    for k, (token_set, r) in enumerate(by_token.items()):
+        bx.bar([i + k * width for i in range(len(sets))], [r.by_set[s] for s in sets], width, label=token_set)
+    bx.set_xticks([i + 0.4 - width / 2 for i in range(len(sets))], sets, fontsize=8)
+    bx.axhline(0, color="grey", lw=0.8)
+    bx.set_ylabel("dev statistic (Spearman; FRANK: partial by system)")
+    bx.set_title("Which tokens count (mean, mean, 10 pairs)", fontsize=10)
+    bx.legend(title="token set", fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=110, metadata={"Software": None})
     plt.close(fig)
 
 
