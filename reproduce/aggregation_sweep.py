@@ -148,21 +148,25 @@ def main() -> None:
     parser.add_argument("run", type=Path)
     parser.add_argument("--bench", type=Path, default=Path("../shared/data/bench"))
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--confirm", default=None, help="A setting name (token_set/reduction/aggregation/cap).")
+    parser.add_argument("--confirm", default=None,
+                        help="Setting names, comma-separated, the chosen one first (token_set/reduction/over/cap).")
     parser.add_argument("-o", "--output", type=Path, required=True)
     args = parser.parse_args()
     args.output.mkdir(parents=True, exist_ok=True)
     grid = aggregation_grid()
     if args.confirm:
-        setting = next(s for s in grid if s.name == args.confirm)
+        by_name = {s.name: s for s in grid}
+        chosen = [by_name[name] for name in args.confirm.split(",")]
+        setting = chosen[0]
         sets = load_sets(args.run, args.bench, CONFIRM)
-        rows = sweep(sets, [setting, PAPER_AGGREGATION], seed=args.seed)
-        lines = ["| setting | " + " | ".join(f"{d.name} {d.statistic}" for d in sets) + " | difference [paired 95% CI] |",
-                 "|---|---:|---|"]
+        rows = sweep(sets, list(dict.fromkeys([*chosen, PAPER_AGGREGATION])), seed=args.seed)
+        lines = ["| setting | " + " | ".join(f"{d.name} {d.statistic} (n={len(d.scored())})" for d in sets)
+                 + " | difference to all/mean/mean/10 [paired 95% CI] |", "|---|---:|---|"]
         for r in rows:
             lines.append(f"| {r.setting.name} | " + " | ".join(f"{v:.3f}" for v in r.by_set.values())
                          + f" | {r.difference:+.3f} [{r.interval[0]:+.2f}, {r.interval[1]:+.2f}] |")
-        lines += ["", *_baseline_lines(args.run, sets, setting, args.seed)]
+        lines += ["", f"Baselines on the same rows (difference = {setting.name} minus the baseline):", "",
+                  *_baseline_lines(args.run, sets, setting, args.seed)]
         (args.output / "confirm.md").write_text("\n".join(lines) + "\n")
         print("\n".join(lines))
         return

@@ -10,6 +10,10 @@
 #                                           # (ADAPTER_ROWS=60: only the first 60 seeded rows of each split)
 #   reproduce/metaeval_runs.sh backbones    # QUALS with the Gemma-3-270m QAGen ($GEMMA_QAGEN) on QAGS-C and
 #                                           # QAGS-X, compared with the shipped adapter (run `adapter` first)
+#   reproduce/metaeval_runs.sh study        # the aggregation study (docs/agreement.md): the shipped QAGen on
+#                                           # QAGS-C, QAGS-X, FRANK valid 200 and test 400 with per-token
+#                                           # details, the baselines on the same rows, then the sweep and the
+#                                           # confirmation on FRANK test
 #   reproduce/metaeval_runs.sh report       # all tables, once the runs above are complete
 set -euo pipefail
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} MKL_NUM_THREADS=${MKL_NUM_THREADS:-1}
@@ -36,6 +40,18 @@ case "${1:-}" in
               $Q meta-eval $QAGS_SETS -o "$OUT/sweep-g5" $S --num-groups 5 --answer-constraint summary_span
               $Q meta-eval $QAGS_SETS -o "$OUT/sweep-beam" $S $QS --summary-likelihood beam
               $Q meta-eval $QAGS_SETS -o "$OUT/sweep-g20" $S --num-groups 20 --answer-constraint summary_span ;;
+  study)      # Cap 20 with 10 groups keeps every kept pair (10 hypotheses at most); smaller caps re-aggregate.
+              S="--metrics quals --num-groups 10 --answer-constraint summary_span --max-pairs 20 --no-progress"
+              BL="--metrics overlap,rouge1,rouge2,rougeL --no-progress"
+              $Q meta-eval $QAGS_SETS -o "$OUT/study" $S
+              $Q meta-eval "$B/frank.jsonl.gz" -o "$OUT/study" $S $L --scorer-limit quals.valid=200
+              $Q meta-eval "$B/frank.jsonl.gz" -o "$OUT/study" $S $L --scorer-limit quals.test=400
+              $Q meta-eval $QAGS_SETS -o "$OUT/study" $BL
+              $Q meta-eval "$B/frank.jsonl.gz" -o "$OUT/study" $BL $L
+              $Q meta-eval "$B/frank.jsonl.gz" -o "$OUT/study" --metrics loglik,pmi $L --scorer-limit likelihood.test=400
+              .venv/bin/python reproduce/aggregation_sweep.py "$OUT/study" --bench "$B" -o docs/results/agreement
+              .venv/bin/python reproduce/aggregation_sweep.py "$OUT/study" --bench "$B" -o docs/results/agreement \
+                  --confirm "${SETTINGS:-all/mean/mean/10,all/mean/mean/5}" ;;
   report)     $Q meta-eval $QAGS_SETS "$B/frank.jsonl.gz" -o "$OUT/g10" --metrics "quals,qags,$BASE" \
                   --scorer-limit qags.test=100 $QS $L
               .venv/bin/python reproduce/metaeval_sweep.py "G10 span rescore=$OUT/g10" "G5 span rescore=$OUT/sweep-g5" \
@@ -50,5 +66,5 @@ case "${1:-}" in
               $Q meta-eval $QAGS_SETS -o "$OUT/gemma" --metrics quals $G $L
               .venv/bin/python reproduce/metaeval_sweep.py "smollm2=$OUT/adapter" "gemma=$OUT/gemma" "untrained=$OUT/g10" \
                   --bench "$B" -o "$OUT/backbones.md" ;;
-  *) echo "usage: $0 qags-quals|qags-base|frank|sweep|adapter|backbones|report" >&2; exit 2 ;;
+  *) echo "usage: $0 qags-quals|qags-base|frank|sweep|adapter|backbones|study|report" >&2; exit 2 ;;
 esac
