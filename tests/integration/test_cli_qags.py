@@ -59,7 +59,7 @@ def test_qags_records_list_questions_with_both_answers(tiny_dirs, tmp_path, fake
     assert status == 1  # the empty summary is an error row
     records = _lines(out)
     assert [r["id"] for r in records] == ["r0", "r1", "empty"]
-    assert records[2]["error"] == "empty summary"
+    assert records[2]["error"] == "line 3: empty summary"
     for record in records[:2]:
         assert record["error"] is None and {"n_candidates", "n_clean", "n_consistent", "candidates"} <= set(record)
         if record["score"] is None:

@@ -121,7 +121,8 @@ class LikelihoodBaselines:
                 f"transformers:{info.transformers_version}")
 
     def run_info(self) -> dict:
-        return {"metric": "likelihood", "signature": self.signature, "names": list(LIKELIHOOD_NAMES)}
+        return {"metric": "likelihood", "signature": self.signature, "names": list(LIKELIHOOD_NAMES),
+                "batch_size": self.qagen.batch_size}
 
     def count_tokens(self, text: str) -> int:
         return len(self.backbone.tokenize(text))

@@ -86,6 +86,7 @@ class QAGS:
             batch_size = qagen.batch_size if qagen is not None else 64
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self.batch_size = batch_size
         self.extractor = AnswerExtractor(cfg.num_answers, cfg.seed, cfg.spacy_model)
         self.qagen = qagen
         if self.qagen is None and (qg_model is None or qa_model is None):
@@ -150,7 +151,7 @@ class QAGS:
     def run_info(self) -> dict:
         """The run fingerprint written beside outputs."""
         return {"metric": "qags", "signature": self.signature, "models": self.models(), **self._versions(),
-                "settings": self.config.to_dict()}
+                "settings": self.config.to_dict(), "batch_size": self.batch_size}
 
     def count_tokens(self, text: str) -> int:
         """Tokens of a document for the model that reads it."""
