@@ -76,7 +76,7 @@ def test_explain_null_example_has_no_table(tmp_path, monkeypatch, model_flags, c
     (["--input", "in.jsonl"], "--input needs --row"),
     (["--document", "D.", "--summary", "S.", "--row", "0"], "--row needs --input"),
     (["--input", "in.jsonl", "--row", "5"], "--row 5 is out of range: .* has 2 data rows"),
-    (["--input", "in.jsonl", "--row", "1"], "row 1 of .* cannot be explained: empty summary"),
+    (["--input", "in.jsonl", "--row", "1"], "row 1 of .* cannot be explained: line 2: empty summary"),
     (["--document-file", "missing.txt", "--summary", "S."], "missing.txt"),
 ])
 def test_explain_input_errors_exit_2_before_loading_a_model(tmp_path, monkeypatch, capsys, flags, message):
