@@ -68,13 +68,6 @@ def _quals_only_settings() -> list[str]:
         "max_pairs", "summary_likelihood", "answer_constraint", "answer_types", "cache_generations"]
 
 
-def quals_preset(args: argparse.Namespace):
-    """The QualsConfig that ``--preset`` names (flags are applied over it by the scorer)."""
-    from quals.metrics.quals_config import preset_config
-
-    return preset_config(getattr(args, "preset", None) or "default")
-
-
 def quals_settings(args: argparse.Namespace) -> dict:
     names = [*_quals_only_settings(), *_SHARED_SETTINGS]
     return {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
@@ -123,8 +116,24 @@ def _flags(names) -> str:
     return ", ".join("--" + name.replace("_", "-") for name in names)
 
 
+def scorer_options(args: argparse.Namespace, show_progress: bool = False, *, metric: str = "quals"):
+    """The :class:`quals.metrics.registry.ScorerOptions` of a command's flags."""
+    from quals.metrics.registry import ScorerOptions
+
+    settings = quals_settings(args)
+    if metric != "quals":  # only the window settings are shared with QAGS's backbone
+        settings = {k: v for k, v in settings.items() if k in _SHARED_SETTINGS}
+    return ScorerOptions(model=args.model, device=launcher_device(args.device), dtype=args.dtype,
+                         batch_size=args.batch_size, quals_preset=getattr(args, "preset", None) or "default",
+                         quals_settings=settings, qags_settings=qags_settings(args),
+                         qg_model=getattr(args, "qg_model", None), qa_model=getattr(args, "qa_model", None),
+                         show_progress=show_progress)
+
+
 def build_scorer(args: argparse.Namespace, show_progress: bool = True):
     """The scorer ``--metric`` names; flags of the other metric are an error, not ignored."""
+    from quals.metrics.registry import ScorerFactory
+
     metric = getattr(args, "metric", "quals")
     if metric == "quals":
         from quals.metrics.qags_config import QagsConfig
@@ -137,21 +146,13 @@ def build_scorer(args: argparse.Namespace, show_progress: bool = True):
     given = [n for n in [*_quals_only_settings(), "preset"] if getattr(args, n, None) is not None]
     if given:
         raise ValueError(f"{_flags(given)} only apply to --metric quals")
-    from quals.metrics.qags import QAGS
-    from quals.models.packaged import DEFAULT_BASE_MODEL
-
-    return QAGS(args.model or DEFAULT_BASE_MODEL, qg_model=args.qg_model, qa_model=args.qa_model,
-                device=launcher_device(args.device), dtype=args.dtype, batch_size=args.batch_size,
-                show_progress=show_progress, **qags_settings(args))
+    return ScorerFactory(scorer_options(args, show_progress, metric="qags")).build("qags")
 
 
 def build_quals(args: argparse.Namespace, show_progress: bool = True):
-    from quals.metrics.quals import QUALS
-    from quals.models.packaged import DEFAULT_MODEL
+    from quals.metrics.registry import ScorerFactory
 
-    return QUALS(args.model or DEFAULT_MODEL, device=launcher_device(args.device), dtype=args.dtype,
-                 batch_size=args.batch_size, show_progress=show_progress, config=quals_preset(args),
-                 **quals_settings(args))
+    return ScorerFactory(scorer_options(args, show_progress)).build("quals")
 
 
 def launcher_device(device: str) -> str:

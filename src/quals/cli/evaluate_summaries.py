@@ -59,26 +59,19 @@ def _metrics(text: str) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     import os
 
-    from quals.cli.common import build_quals, qags_settings
+    from quals.cli.common import scorer_options
     from quals.evaluation.summaries import SummaryEvaluator, evaluate_systems, markdown_table
+    from quals.metrics.registry import ScorerFactory
     from quals.metrics.qags_config import DEFAULT_SPACY_MODEL
 
     metrics = _metrics(args.metrics)
     names = args.name or [path.stem for path in args.systems]
     if len(names) != len(args.systems):
         raise ValueError(f"{len(names)} --name values for {len(args.systems)} system files")
-    quals = build_quals(args, show_progress=False) if "quals" in metrics else None
-    qags = None
-    if "qags" in metrics:
-        from quals.cli.common import launcher_device
-        from quals.metrics.qags import QAGS
-        from quals.models.packaged import DEFAULT_BASE_MODEL
-
-        # Share the loaded backbone only when both metrics use the same one (an explicit --model).
-        share = quals is not None and args.model is not None
-        qags = QAGS(args.model or DEFAULT_BASE_MODEL, qg_model=args.qg_model, qa_model=args.qa_model,
-                    device=launcher_device(args.device), dtype=args.dtype, batch_size=args.batch_size,
-                    qagen=quals.qagen if share else None, **qags_settings(args))
+    # One factory: QUALS and QAGS share the loaded backbone when they read the same model (an explicit --model).
+    factory = ScorerFactory(scorer_options(args))
+    quals = factory.build("quals") if "quals" in metrics else None
+    qags = factory.build("qags") if "qags" in metrics else None
     evaluator = SummaryEvaluator(metrics, quals=quals, qags=qags, spacy_model=args.spacy_model or DEFAULT_SPACY_MODEL)
     results = evaluate_systems(evaluator, args.test, list(zip(names, args.systems)), args.output,
                                document_field=args.document_field, reference_field=args.reference_field,

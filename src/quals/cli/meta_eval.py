@@ -11,7 +11,6 @@ from quals.cli.common import (
     add_qags_flags,
     add_quals_flags,
     qags_settings,
-    quals_preset,
     quals_settings,
 )
 
@@ -108,53 +107,17 @@ def _reaggregation(args: argparse.Namespace) -> dict | None:
 
 
 def _scorer_factory(args: argparse.Namespace, config):
-    """Build scorers on demand; scorers on the same model share one loaded backbone.
+    """Build scorers on demand through :class:`quals.metrics.registry.ScorerFactory` (scorers on
+    the same model share one loaded backbone), after refusing flags of metrics not in use."""
+    from quals.cli.common import scorer_options
+    from quals.metrics.registry import ScorerFactory
 
-    Without ``--model``, QUALS reads the default QAGen while QAGS and the likelihood baselines read
-    the packaged base model (prompted QG/QA and plain summary likelihood are not what a QAGen
-    adapter was trained for); with it, all of them read that model.
-    """
-    from quals.cli.common import launcher_device
-    from quals.models.packaged import DEFAULT_BASE_MODEL, DEFAULT_MODEL
-
-    shared: dict[str, object] = {}
     if "qags" not in config.scorers:
         _reject(args, [*(n for n in qags_settings(args) if n not in ("seed", "window_tokens", "window_overlap")), *(n for n in ("qg_model", "qa_model") if getattr(args, n))], "qags")
     if "quals" not in config.scorers:
         _reject(args, [n for n in quals_settings(args) if n not in ("window_tokens", "window_overlap")]
                 + (["preset"] if args.preset else []), "quals")
-
-    def qagen(default: str):
-        model = args.model or default
-        if model not in shared:
-            from quals.qagen import QAGen
-
-            window = {k: v for k, v in quals_settings(args).items() if k in ("window_tokens", "window_overlap")}
-            shared[model] = QAGen(model, device=launcher_device(args.device), dtype=args.dtype,
-                                  batch_size=args.batch_size, **window)
-        return shared[model]
-
-    def make(name: str):
-        if name == "lexical":
-            from quals.metrics.baselines import LexicalBaselines
-
-            return LexicalBaselines()
-        if name == "likelihood":
-            from quals.metrics.baselines import LikelihoodBaselines
-
-            return LikelihoodBaselines(qagen(DEFAULT_BASE_MODEL))
-        if name == "quals":
-            from quals.metrics.quals import QUALS
-
-            return QUALS(qagen=qagen(DEFAULT_MODEL), config=quals_preset(args), **quals_settings(args))
-        from quals.metrics.qags import QAGS
-
-        external = args.qg_model is not None and args.qa_model is not None
-        return QAGS(args.model or DEFAULT_BASE_MODEL, qg_model=args.qg_model, qa_model=args.qa_model,
-                    device=launcher_device(args.device), dtype=args.dtype, batch_size=args.batch_size,
-                    qagen=None if external else qagen(DEFAULT_BASE_MODEL), **qags_settings(args))
-
-    return make
+    return ScorerFactory(scorer_options(args)).build
 
 
 def _reject(args, given: list[str], metric: str) -> None:
