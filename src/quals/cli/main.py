@@ -56,7 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         hf_logging.disable_progress_bar()
     try:
         return COMMANDS[args.command].run(args)
-    except (ValueError, FileNotFoundError, FileExistsError, TypeError) as err:
+    except (ValueError, FileNotFoundError, FileExistsError) as err:  # usage errors; a TypeError is a bug: traceback
         print(f"quals {args.command}: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -144,7 +144,7 @@ def decoding_config(preset: str, **overrides: Any) -> DecodingConfig:
     given = {k: v for k, v in overrides.items() if v is not None}
     unknown = set(given) - {f.name for f in dataclasses.fields(DecodingConfig)}
     if unknown:
-        raise TypeError(f"unknown decoding settings {sorted(unknown)}")
+        raise ValueError(f"unknown decoding settings {sorted(unknown)}")
     return dataclasses.replace(PRESETS[preset], **given)
 
 
@@ -167,5 +167,5 @@ def load_config(cls: type, path: str | Path | None = None, **overrides: Any):
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = set(values) - names
     if unknown:
-        raise TypeError(f"unknown {cls.__name__} fields {sorted(unknown)}; allowed: {sorted(names)}")
+        raise ValueError(f"unknown {cls.__name__} fields {sorted(unknown)}; allowed: {sorted(names)}")
     return cls(**values)
