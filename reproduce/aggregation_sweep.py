@@ -72,6 +72,8 @@ def _baseline_lines(run: Path, sets: list[DevSet], setting, seed: int) -> list[s
              "|---|---|---:|---:|---:|---|"]
     for dev in sets:
         for metric, values in baseline_values(run, dev.name.split("/")[0]).items():
+            if sum(values.get(r["id"]) is not None for r in dev.scored()) < 3:
+                continue  # this baseline was run on other rows of the dataset (e.g. test only)
             c = compare_with(dev, setting, metric, values, seed=seed)
             lines.append(f"| {dev.name} | {metric} | {c.n} | {c.metric_statistic:.3f} | {c.setting_statistic:.3f} | "
                          f"{c.difference:+.3f} [{c.interval[0]:+.2f}, {c.interval[1]:+.2f}] |")
