@@ -41,7 +41,7 @@ case "${1:-}" in
               $Q meta-eval $QAGS_SETS -o "$OUT/sweep-beam" $S $QS --summary-likelihood beam
               $Q meta-eval $QAGS_SETS -o "$OUT/sweep-g20" $S --num-groups 20 --answer-constraint summary_span ;;
   study)      # Cap 20 with 10 groups keeps every kept pair (10 hypotheses at most); smaller caps re-aggregate.
-              S="--metrics quals --num-groups 10 --answer-constraint summary_span --max-pairs 20 --no-progress"
+              S="--metrics quals --num-groups 10 --answer-constraint summary_span --max-pairs 20 --model $QAGEN --no-progress"
               BL="--metrics overlap,rouge1,rouge2,rougeL --no-progress"
               $Q meta-eval $QAGS_SETS -o "$OUT/study" $S
               $Q meta-eval "$B/frank.jsonl.gz" -o "$OUT/study" $S $L --scorer-limit quals.valid=200
