@@ -22,6 +22,7 @@ demo: $(STAMP)
 	$(BIN)/python examples/show_scores.py examples/output/news.scores.jsonl
 
 test: $(STAMP)
+	$(BIN)/ruff check src tests reproduce benchmarks examples
 	$(BIN)/python -m pytest -q
 
 test-fast: $(STAMP)

@@ -65,7 +65,8 @@ def main() -> None:
     parser.add_argument("--num-groups", type=int, default=60)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--model", default=None,
-                        help="QAGen (default: the packaged base model, with which the documented numbers were measured; packaged:smollm2-135m-qagen for the shipped adapter).")
+                        help="QAGen (default: the packaged base model, with which the documented numbers were "
+                             "measured; packaged:smollm2-135m-qagen for the shipped adapter).")
     parser.add_argument("--cache", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--json", type=Path, default=None, help="Write every number here.")
     args = parser.parse_args()

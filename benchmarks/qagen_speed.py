@@ -114,7 +114,8 @@ def main() -> None:
     parser.add_argument("--n-documents", type=int, default=3)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--model", default=None,
-                        help="QAGen (default: the packaged base model, with which the documented numbers were measured; packaged:smollm2-135m-qagen for the shipped adapter).")
+                        help="QAGen (default: the packaged base model, with which the documented numbers were "
+                             "measured; packaged:smollm2-135m-qagen for the shipped adapter).")
     parser.add_argument("--groups", type=int, default=60)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--seed", type=int, default=0)

@@ -10,5 +10,7 @@ for line in open(sys.argv[1], encoding="utf-8"):
         continue
     score = "null" if record["score"] is None else f"{record['score']:+.3f}"
     pairs = sorted(record.get("pairs", []), key=lambda p: p["difference"])
-    worst = f"  worst: Q: {pairs[0]['question']} A: {pairs[0]['answer']} ({pairs[0]['difference']:+.2f})" if pairs else ""
+    worst = ""
+    if pairs:
+        worst = f"  worst: Q: {pairs[0]['question']} A: {pairs[0]['answer']} ({pairs[0]['difference']:+.2f})"
     print(f"{record['id']:<20} QUALS {score} ({record['n_pairs']} QA pairs){worst}")

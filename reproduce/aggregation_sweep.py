@@ -91,7 +91,8 @@ def _answer_type_lines(sets: list[DevSet], bench: Path, settings, seed: int) -> 
         for row in read_benchmark(path):
             summaries[(row.dataset, row.id)] = row.summary
     extractor = AnswerExtractor()
-    lines = ["| set | setting | rows scored: any / entities | entities' statistic | any's | difference [paired 95% CI] |",
+    lines = ["| set | setting | rows scored: any / entities | entities' statistic | any's "
+             "| difference [paired 95% CI] |",
              "|---|---|---|---:|---:|---|"]
     for dev in sets:
         dataset = dev.name.split("/")[0]
@@ -104,8 +105,9 @@ def _answer_type_lines(sets: list[DevSet], bench: Path, settings, seed: int) -> 
                              for r, a in zip(records, allowed)}
             c = compare_with(dev, setting, "entities", entity_values, seed=seed)
             n_entities = sum(v is not None for v in entity_values.values())
+            low, high = -c.interval[1], -c.interval[0]
             lines.append(f"| {dev.name} | {setting.name} | {len(records)} / {n_entities} | {c.metric_statistic:.3f} | "
-                         f"{c.setting_statistic:.3f} | {-c.difference:+.3f} [{-c.interval[1]:+.2f}, {-c.interval[0]:+.2f}] |")
+                         f"{c.setting_statistic:.3f} | {-c.difference:+.3f} [{low:+.2f}, {high:+.2f}] |")
     return lines
 
 

@@ -79,7 +79,8 @@ def main() -> None:
     for path in benchmark_files([args.bench]):
         for row in read_benchmark(path):
             rows_by_dataset.setdefault(row.dataset, []).append(row)
-    lines = ["| dataset | setting | shared test rows | scored | pairs kept / summary | Pearson [95% CI] | Spearman [95% CI] | "
+    lines = ["| dataset | setting | shared test rows | scored | pairs kept / summary | Pearson [95% CI] | "
+             "Spearman [95% CI] | "
              "Spearman on rows scored by this and the first setting: this / first | difference [paired 95% CI] | "
              "partial Spearman by system on those rows: this / first, difference [paired 95% CI] |",
              "|---|---|---|---|---|---|---|---|---|---|"]
@@ -116,9 +117,11 @@ def main() -> None:
                     partial = (f"{_partial_spearman(columns[0], columns[2], systems):.3f} / "
                                f"{_partial_spearman(columns[1], columns[2], systems):.3f}, "
                                + paired_difference(_partial_spearman, *columns, systems, seed=args.seed))
-            lines.append(f"| {dataset} | {name} | {own.n_test} | {own.n_scored} | {yield_:.2f} | {_fmt(own.correlations['pearson'])} | "
+            lines.append(f"| {dataset} | {name} | {own.n_test} | {own.n_scored} | {yield_:.2f} | "
+                         f"{_fmt(own.correlations['pearson'])} | "
                          f"{_fmt(own.correlations['spearman'])} | {like[0].correlations['spearman'].value:.3f} / "
-                         f"{like[1].correlations['spearman'].value:.3f} (n={like[0].n_scored}) | {difference} | {partial} |")
+                         f"{like[1].correlations['spearman'].value:.3f} (n={like[0].n_scored}) | {difference} | "
+                         f"{partial} |")
     args.output.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

@@ -184,7 +184,8 @@ def test_sigkill_mid_run_then_resume_equals_uninterrupted(tiny_dirs, tmp_path):
 
 
 def test_help_renders_without_torch():
-    code = "import sys\nfrom quals.cli.main import main\ntry:\n    main(['score', '--help'])\nexcept SystemExit:\n    pass\nprint('torch' in sys.modules)"
+    code = ("import sys\nfrom quals.cli.main import main\ntry:\n    main(['score', '--help'])\n"
+            "except SystemExit:\n    pass\nprint('torch' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "--summary-field" in result.stdout and result.stdout.strip().endswith("False")
 

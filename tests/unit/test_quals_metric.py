@@ -21,7 +21,8 @@ SMALL = dict(num_groups=3, min_length=1, max_length=8)
 
 @pytest.fixture(scope="module")
 def qagens(tiny_dirs):
-    return {kind: QAGen(str(tiny_dirs[kind]), device="cpu", dtype="float32", batch_size=8) for kind in ("llama", "bart")}
+    return {kind: QAGen(str(tiny_dirs[kind]), device="cpu", dtype="float32", batch_size=8)
+            for kind in ("llama", "bart")}
 
 
 @pytest.fixture(params=["llama", "bart"])
@@ -66,7 +67,8 @@ def test_null_when_no_pair_survives(qagens, monkeypatch):
     scorer = QUALS(qagen=qagens["llama"], cache_generations=False, **SMALL)  # real generation: random model
     result = scorer.score([DOCUMENT, DOCUMENT], [SUMMARY, "   "])
     assert result.scores == [None, None]
-    assert result.examples[0].reason in ("no well-formed QA pair generated", "no generated answer occurs in the summary")
+    assert result.examples[0].reason in ("no well-formed QA pair generated",
+                                         "no generated answer occurs in the summary")
     assert result.examples[0].n_generated == 3
     assert result.examples[1].reason == "empty summary"
     assert result.mean is None and result.n_null == 2
@@ -141,7 +143,8 @@ def test_span_constraint_in_generation(qagens):
     from quals.generation import diverse_beam_search
 
     hyps = diverse_beam_search(backbone, [prompt], GenerationConfig(num_groups=4, min_length=1, max_length=6),
-                               constraint=lambda i, prefix: constraint(i, backbone.tokenize(" Q\nAnswer:") + list(prefix)))[0]
+                               constraint=lambda i, prefix: constraint(
+                                   i, backbone.tokenize(" Q\nAnswer:") + list(prefix)))[0]
     for hyp in hyps:
         text = backbone.decode(hyp.token_ids).strip()
         assert text.lower() in summary.lower()

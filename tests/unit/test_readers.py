@@ -11,7 +11,8 @@ import pytest
 
 from quals.data.readers import FieldMap, count_rows, detect_format, read_rows
 
-ROWS = [{"id": 1, "document": "Doc one.", "summary": "Sum one."}, {"id": "b", "document": "Doc two.", "summary": "Sum two."}]
+ROWS = [{"id": 1, "document": "Doc one.", "summary": "Sum one."},
+        {"id": "b", "document": "Doc two.", "summary": "Sum two."}]
 
 
 def test_jsonl_gz_and_parquet_give_the_same_rows(tmp_path):

@@ -210,7 +210,8 @@ def test_pairs_rank_by_what_they_count_under_the_aggregation():
     assert [p.answer for p in rank_pairs(pairs)] == ["The mayor", "the bridge", "opened the bridge", "Monday"]
     page = render_explanation(DOCUMENT, SUMMARY, _example(pairs), "sig", None)
     table = page[page.index("<table>"):page.index("</table>")]
-    coloured = [float(v) for v in re.findall(r'<td class="num" style="background:#[0-9a-f]{6}">(-?[0-9.]+)</td>', table)]
+    cells = re.findall(r'<td class="num" style="background:#[0-9a-f]{6}">(-?[0-9.]+)</td>', table)
+    coloured = [float(v) for v in cells]
     assert coloured == sorted(counted)
     body = table[table.index("<tbody>"):]
     first_row = body[:body.index("</tr>")]

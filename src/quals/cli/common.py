@@ -52,7 +52,8 @@ def add_quals_flags(parser: argparse.ArgumentParser) -> None:
                             "of the summary (entities; spaCy).")
     group.add_argument("--window-tokens", type=int, default=None,
                        help="Document tokens per window (default: model limit, at most 1024).")
-    group.add_argument("--window-overlap", type=int, default=None, help="Tokens shared by windows (default: 128, at most half the window).")
+    group.add_argument("--window-overlap", type=int, default=None,
+                       help="Tokens shared by windows (default: 128, at most half the window).")
     group.add_argument("--cache-generations", action=argparse.BooleanOptionalAction, default=None,
                        help="Reuse generated QA pairs from the on-disk cache (default: on).")
 

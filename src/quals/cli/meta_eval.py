@@ -113,7 +113,8 @@ def _scorer_factory(args: argparse.Namespace, config):
     from quals.metrics.registry import ScorerFactory
 
     if "qags" not in config.scorers:
-        _reject(args, [*(n for n in qags_settings(args) if n not in ("seed", "window_tokens", "window_overlap")), *(n for n in ("qg_model", "qa_model") if getattr(args, n))], "qags")
+        given = [n for n in qags_settings(args) if n not in ("seed", "window_tokens", "window_overlap")]
+        _reject(args, [*given, *(n for n in ("qg_model", "qa_model") if getattr(args, n))], "qags")
     if "quals" not in config.scorers:
         _reject(args, [n for n in quals_settings(args) if n not in ("window_tokens", "window_overlap")]
                 + (["preset"] if args.preset else []), "quals")

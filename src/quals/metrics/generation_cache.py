@@ -82,7 +82,8 @@ def _problem(rows) -> str | None:
         return "not a non-empty list of hypotheses"
     for k, row in enumerate(rows):
         if not isinstance(row, dict) or set(row) != _FIELDS:
-            return f"malformed at hypothesis {k} (fields {sorted(row) if isinstance(row, dict) else type(row).__name__})"
+            found = sorted(row) if isinstance(row, dict) else type(row).__name__
+            return f"malformed at hypothesis {k} (fields {found})"
         ids, logprobs, scores = row["token_ids"], row["token_logprobs"], row["beam_token_scores"]
         if not (isinstance(ids, list) and all(isinstance(t, int) and t >= 0 for t in ids) and ids
                 and isinstance(logprobs, list) and isinstance(scores, list) and len(logprobs) == len(scores) == len(ids)

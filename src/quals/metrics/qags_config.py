@@ -45,7 +45,8 @@ class QagsConfig:
         default=None,
         metadata={"help": "Document tokens per window for the backbone (default: model limit, at most 1024)."})
     window_overlap: int | None = field(
-        default=None, metadata={"help": "Tokens shared by consecutive windows (default: 128, at most half the window)."})
+        default=None,
+        metadata={"help": "Tokens shared by consecutive windows (default: 128, at most half the window)."})
     qa_max_length: int = field(default=384, metadata={"help": "Extractive QA: tokens per feature."})
     qa_stride: int = field(default=128, metadata={"help": "Extractive QA: context tokens shared by features."})
     extractive_no_answer: bool = field(

@@ -24,9 +24,8 @@ Example:
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 
 from quals.generation.config import GenerationConfig
 from quals.metrics.answer_constraint import SummarySpanConstraint
@@ -232,10 +231,11 @@ def _apply_settings(config: QualsConfig, settings: dict) -> QualsConfig:
     quals_fields = {f.name for f in dataclasses.fields(QualsConfig)}
     generation_fields = {f.name for f in dataclasses.fields(GenerationConfig)}
     aggregation_fields = {f.name for f in dataclasses.fields(AggregationConfig)}
+    nested = {"generation", "aggregation"}
     unknown = set(settings) - quals_fields - generation_fields - aggregation_fields
     if unknown:
         raise TypeError(f"unknown QUALS settings {sorted(unknown)}; allowed: "
-                        f"{sorted((quals_fields | generation_fields | aggregation_fields) - {'generation', 'aggregation'})}")
+                        f"{sorted((quals_fields | generation_fields | aggregation_fields) - nested)}")
     generation = dataclasses.replace(config.generation, **{k: v for k, v in settings.items() if k in generation_fields})
     aggregation = dataclasses.replace(config.aggregation,
                                       **{k: v for k, v in settings.items() if k in aggregation_fields})

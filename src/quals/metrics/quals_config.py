@@ -49,12 +49,14 @@ class QualsConfig:
         default=None, metadata={"help": "Document tokens per window (default: model limit, at most 1024)."}
     )
     window_overlap: int | None = field(
-        default=None, metadata={"help": "Tokens shared by consecutive windows (default: 128, at most half the window)."})
+        default=None,
+        metadata={"help": "Tokens shared by consecutive windows (default: 128, at most half the window)."})
     cache_generations: bool = field(default=True, metadata={"help": "Reuse generated QA pairs from disk."})
 
     def __post_init__(self) -> None:
         if self.summary_likelihood not in SUMMARY_LIKELIHOODS:
-            raise ValueError(f"summary_likelihood must be one of {SUMMARY_LIKELIHOODS}, got {self.summary_likelihood!r}")
+            raise ValueError(f"summary_likelihood must be one of {SUMMARY_LIKELIHOODS}, "
+                             f"got {self.summary_likelihood!r}")
         if self.answer_constraint not in ANSWER_CONSTRAINTS:
             raise ValueError(f"answer_constraint must be one of {ANSWER_CONSTRAINTS}, got {self.answer_constraint!r}")
         if self.answer_types not in ANSWER_TYPES:

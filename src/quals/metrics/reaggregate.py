@@ -51,7 +51,8 @@ def recorded_settings(scores_path: str | Path) -> dict:
     try:
         run = json.loads(sidecar.read_text(encoding="utf-8"))["run"]
     except (OSError, ValueError, KeyError) as err:
-        raise ValueError(f"{sidecar}: no readable run record ({err}); cannot tell how {scores_path} was scored") from None
+        raise ValueError(f"{sidecar}: no readable run record ({err}); "
+                         f"cannot tell how {scores_path} was scored") from None
     if run.get("metric") != "quals":
         raise ValueError(f"{scores_path} holds {run.get('metric')!r} scores, not QUALS")
     return run["settings"]

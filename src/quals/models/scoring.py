@@ -29,7 +29,8 @@ class _Job:
 
 
 def _plan_jobs(backbone: Backbone, contexts: Sequence[list[int]], sequences: Sequence[Sequence[Sequence[int]]],
-               window_tokens: int, overlap: int | None, batch_size: int) -> tuple[list[_Job], list[list[tuple[int, int]]]]:
+               window_tokens: int, overlap: int | None,
+               batch_size: int) -> tuple[list[_Job], list[list[tuple[int, int]]]]:
     jobs: list[_Job] = []
     spans: list[list[tuple[int, int]]] = []
     for c, (context, seqs) in enumerate(zip(contexts, sequences)):

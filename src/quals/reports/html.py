@@ -177,7 +177,8 @@ def _pairs_table(ranked: list[QAPairScore], n_windows: int) -> str:
                     f'<td class="num" style="background:{colour}">{pair.value:.3f}</td>'
                     f'<td class="num">{pair.document_window + 1} of {n_windows}</td></tr>')
     return ("<h2>QA pairs, worst first</h2>\n<table>\n<thead><tr><th>#</th><th>Question</th><th>Answer</th>"
-            "<th>LL_D</th><th>LL_S</th><th>LL_D &minus; LL_S</th><th>Counted</th><th>Document window</th></tr></thead>\n"
+            "<th>LL_D</th><th>LL_S</th><th>LL_D &minus; LL_S</th><th>Counted</th><th>Document window</th>"
+            "</tr></thead>\n"
             "<tbody>\n" + "\n".join(rows) + "\n</tbody>\n</table>")
 
 
