@@ -7,6 +7,7 @@ and reason), so the caller can report it and go on with the others.
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import sys
 from collections.abc import Iterator
@@ -195,10 +196,7 @@ def read_rows(path: str | Path, fields: FieldMap = FieldMap(), fmt: str | None =
         raise FileNotFoundError(f"input file {path} does not exist")
     for index, (line, record, problem) in enumerate(read_numbered_records(path, detect_format(path, fmt))):
         where = f"line {line}" if line is not None else f"row {index}"
-
-        def bad(row_id, why, document=None, summary=None):
-            return Row(index, row_id, document, summary, f"{where}: {why}", line)
-
+        bad = functools.partial(_bad_row, index, line, where)
         if problem is not None:
             yield Row(index, None, None, None, problem, line)
             continue
@@ -229,6 +227,11 @@ def read_rows(path: str | Path, fields: FieldMap = FieldMap(), fmt: str | None =
             yield bad(row_id, "empty document", document, summary)
             continue
         yield Row(index, row_id, document, summary, None, line)
+
+
+def _bad_row(index: int, line: int | None, where: str, row_id: str | None, why: str, document: str | None = None,
+             summary: str | None = None) -> Row:
+    return Row(index, row_id, document, summary, f"{where}: {why}", line)
 
 
 def _encodable(text: str) -> bool:
