@@ -26,3 +26,9 @@ def test_loglik_and_pmi_by_hand(tiny_dirs, kind):
         assert example.values["pmi"] == pytest.approx(loglik - sum(given_nothing) / len(tokens), abs=1e-5)
     assert result.examples[2].values == {"loglik": None, "pmi": None}
     assert result.examples[2].reason == "empty summary"
+
+
+def test_documents_and_summaries_must_pair_up(tiny_dirs):
+    scorer = LikelihoodBaselines(QAGen(str(tiny_dirs["llama"]), device="cpu", dtype="float32", batch_size=4))
+    with pytest.raises(ValueError, match="2 documents but 1 summaries"):
+        scorer.score([DOCUMENT, DOCUMENT], SUMMARIES[:1])

@@ -127,7 +127,7 @@ class _ChunkScorer:
             # Isolate the failing row(s): score one by one so the others still get scores.
             return [pair for row in rows for pair in self._score([row])]
         return [(row, {"row": row.index, "id": row.id, **example.to_dict(self.config.details), "error": None})
-                for row, example in zip(rows, result.examples)]
+                for row, example in zip(rows, result.examples, strict=True)]
 
 
 def score_file(scorer: Scorer, input_path: str | Path, output: str | Path, *, fields: FieldMap = FieldMap(),

@@ -133,7 +133,7 @@ def _csv_records(path: Path) -> Iterator[tuple[int, dict | None, str | None]]:
             if not all(map(_encodable, values)):
                 yield start, None, f"{lines}: not UTF-8 text"
                 continue
-            yield start, dict(zip(header, values)), None
+            yield start, dict(zip(header, values, strict=True)), None
 
 
 def strict_json_lines(handle, source: str, required: tuple[str, ...] = (), *,

@@ -60,7 +60,7 @@ class AggregationConfig:
         if not len(document) == len(summary) == len(roles):
             raise ValueError(f"{len(document)} document, {len(summary)} summary log-probs and {len(roles)} roles")
         wanted = TOKEN_SETS[self.token_set]
-        differences = [d - s for d, s, r in zip(document, summary, roles) if r in wanted]
+        differences = [d - s for d, s, r in zip(document, summary, roles, strict=True) if r in wanted]
         if not differences:
             raise ValueError(f"the pair has no {self.token_set} tokens (roles {''.join(roles)!r})")
         total = math.fsum(differences)

@@ -130,6 +130,8 @@ class LikelihoodBaselines:
     def score(self, documents: Sequence[str], summaries: Sequence[str]) -> BaselineResult:
         from quals.models.scoring import score_sequences
 
+        if len(documents) != len(summaries):
+            raise ValueError(f"{len(documents)} documents but {len(summaries)} summaries")
         backbone = self.backbone
         continuations = [self._continuation(s) for s in summaries]
         live = [i for i, s in enumerate(summaries) if s.strip()]

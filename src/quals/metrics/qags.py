@@ -177,7 +177,7 @@ class QAGS:
         """Score each (document, summary) pair; document first, summary second."""
         if len(documents) != len(summaries):
             raise ValueError(f"{len(documents)} documents but {len(summaries)} summaries")
-        for i, (document, summary) in enumerate(zip(documents, summaries)):
+        for i, (document, summary) in enumerate(zip(documents, summaries, strict=True)):
             if not isinstance(document, str) or not isinstance(summary, str):
                 raise TypeError(f"example {i}: document and summary must be strings")
         unique = [s for s in dict.fromkeys(summaries) if s.strip()]

@@ -99,7 +99,7 @@ class QUALS:
         """Score each (document, summary) pair; document first, summary second."""
         if len(documents) != len(summaries):
             raise ValueError(f"{len(documents)} documents but {len(summaries)} summaries")
-        for i, (document, summary) in enumerate(zip(documents, summaries)):
+        for i, (document, summary) in enumerate(zip(documents, summaries, strict=True)):
             if not isinstance(document, str) or not isinstance(summary, str):
                 raise TypeError(f"example {i}: document and summary must be strings")
         generated = self.generate(summaries)
@@ -128,7 +128,7 @@ class QUALS:
             constraint = (SummarySpanConstraint(self.qagen.backbone, missing)
                           if self.config.answer_constraint == "summary_span" else None)
             fresh = self.qagen.generate(missing, self.config.generation, constraint=constraint)
-            for summary, hyps in zip(missing, fresh):
+            for summary, hyps in zip(missing, fresh, strict=True):
                 self.cache.put(GenerationCache.key(summary, fingerprint, settings), [h.hypothesis for h in hyps])
                 found[summary] = hyps
         return [found[summary] for summary in summaries]
@@ -136,7 +136,7 @@ class QUALS:
     def _score_generated(self, documents, summaries, generated) -> list[QualsExample]:
         kept: list[list[tuple[QAHypothesis, int]]] = []
         allowed = self._allowed_answers(summaries)
-        for summary, hyps, answers in zip(summaries, generated, allowed):
+        for summary, hyps, answers in zip(summaries, generated, allowed, strict=True):
             candidates = [Candidate(h.question, h.answer, h.hypothesis.beam_score_sum) for h in hyps]
             kept.append([(hyps[i], r) for i, r in select_pairs_with_rounds(candidates, summary, self.config.max_pairs,
                                                                            answers)])
@@ -153,7 +153,7 @@ class QUALS:
                 qa_lists.append(sequences)
                 owners.append((i, "summary"))
         scored = self.qagen.score(contexts, qa_lists) if contexts else []
-        by_owner = dict(zip(owners, scored))
+        by_owner = dict(zip(owners, scored, strict=True))
         return [self._example(summaries[i], generated[i], kept[i], by_owner.get((i, "document")),
                               by_owner.get((i, "summary"))) for i in range(len(summaries))]
 

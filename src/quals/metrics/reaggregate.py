@@ -36,7 +36,7 @@ def reaggregate_record(record: dict, aggregation: AggregationConfig, max_pairs: 
         raise ValueError(f"{where}: pairs lack {', '.join(missing)} (written by an older quals); rescore")
     keep = rounds_within([p["filter_round"] for p in pairs], max_pairs) if max_pairs else [True] * len(pairs)
     kept = []
-    for pair, wanted in zip(pairs, keep):
+    for pair, wanted in zip(pairs, keep, strict=True):
         if wanted:
             value = aggregation.pair_value(pair["token_logprobs_document"], pair["token_logprobs_summary"],
                                            pair["token_roles"])
