@@ -18,6 +18,10 @@ from dataclasses import dataclass
 from quals.metrics.answers import normalize_answer
 
 
+# The null reason when answer_types='entities' left no pair (a fresh run and re-aggregation give the same).
+NO_ENTITY_ANSWER = "no generated answer is a named entity, noun chunk or number of the summary"
+
+
 @dataclass(frozen=True)
 class Candidate:
     """A generated QA pair as the filter sees it."""

@@ -30,7 +30,7 @@ from dataclasses import asdict
 from quals.generation.config import GenerationConfig
 from quals.metrics.answer_constraint import SummarySpanConstraint
 from quals.metrics.aggregation import AggregationConfig, token_roles
-from quals.metrics.filtering import Candidate, answer_span, select_pairs_with_rounds
+from quals.metrics.filtering import NO_ENTITY_ANSWER, Candidate, answer_span, select_pairs_with_rounds
 from quals.metrics.generation_cache import GenerationCache
 from quals.metrics.quals_config import (  # noqa: F401  (re-exported: the config belongs with the metric)
     ANSWER_CONSTRAINTS,
@@ -174,7 +174,7 @@ class QUALS:
         if not pairs:
             reason = ("no well-formed QA pair generated" if n_well_formed == 0
                       else "no generated answer occurs in the summary" if n_in_summary == 0
-                      else "no generated answer is a named entity, noun chunk or number of the summary")
+                      else NO_ENTITY_ANSWER)
             return QualsExample(None, reason, (), len(hyps), n_well_formed, n_in_summary, 0)
         backbone = self.qagen.backbone
         aggregation = self.config.aggregation

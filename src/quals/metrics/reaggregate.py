@@ -88,11 +88,12 @@ def restrict_answers(record: dict, allowed_answers: frozenset[str]) -> dict:
     null score with the fresh run's reason.
     """
     from quals.metrics.answers import normalize_answer
+    from quals.metrics.filtering import NO_ENTITY_ANSWER
 
     if record.get("error") or record.get("score") is None:
         return dict(record)
     pairs = [p for p in record["pairs"] if normalize_answer(p["answer"]) in allowed_answers]
     if not pairs:
         return {**record, "score": None, "n_pairs": 0, "pairs": [],
-                "reason": "no generated answer is a named entity, noun chunk or number of the summary"}
+                "reason": NO_ENTITY_ANSWER}
     return {**record, "pairs": pairs, "n_pairs": len(pairs)}
