@@ -133,7 +133,7 @@ def test_rouge_selection_refuses_quals_settings(tmp_path):
 
 
 def test_interrupted_candidates_resume_to_the_same_output(tiny_dirs, tmp_path, monkeypatch):
-    from quals.training import summarize as summarize_module
+    from quals.training.summarizer import generate as summarize_module
 
     train = _write(tmp_path / "train.jsonl", TRAIN[:6])
     args = ["--model", str(tiny_dirs["llama"]), "--num-candidates", "2", *SHORT, "--chunk-size", "2",
@@ -195,9 +195,9 @@ def test_interrupted_training_resumes_from_the_last_checkpoint(tiny_dirs, tmp_pa
 
 
 def test_samples_depend_on_row_and_seed_not_on_batching(tiny_dirs):
-    from quals.training.summarize import generate_summaries
-    from quals.training.summarizer_config import decoding_config
-    from quals.training.summarizer_io import load_summarizer
+    from quals.training.summarizer.generate import generate_summaries
+    from quals.training.summarizer.config import decoding_config
+    from quals.training.summarizer.model import load_summarizer
 
     summarizer = load_summarizer(str(tiny_dirs["llama"]), device="cpu")
     documents = [row["document"] for row in TRAIN[:4]]
@@ -214,7 +214,7 @@ def test_adapter_without_base_record_is_refused(tiny_dirs, tmp_path):
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
 
-    from quals.training.summarizer_io import load_summarizer
+    from quals.training.summarizer.model import load_summarizer
 
     model = get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_dirs["llama"]),
                            LoraConfig(r=2, target_modules="all-linear", task_type="CAUSAL_LM"))

@@ -17,8 +17,8 @@ from quals.data.qa_datasets import QAExample
 from quals.metrics.quals import QUALS
 from quals.models import load_backbone
 from quals.models.scoring import score_sequences
-from quals.training.qagen import QAGenTrainer, train_qagen
-from quals.training.qagen_config import QAGenTrainingConfig
+from quals.training.qagen.trainer import QAGenTrainer, train_qagen
+from quals.training.qagen.config import QAGenTrainingConfig
 
 ROWS = [
     ("The cat sat on the mat in Paris on Monday.", "Where did the cat sit?", "on the mat"),

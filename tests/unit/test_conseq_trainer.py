@@ -15,7 +15,7 @@ from quals.training.conseq.collator import ConseqCollator
 from quals.training.conseq.config import ConseqConfig
 from quals.training.conseq.loss import conseq_loss
 from quals.training.conseq.trainer import ConseqTrainer, train_conseq
-from quals.training.summarizer_io import load_summarizer
+from quals.training.summarizer.model import load_summarizer
 
 DOCUMENT = "The cat sat on the mat in Paris on Monday. Officials said 12 people were hurt near Leeds."
 POSITIVE = "The cat sat on the mat in Paris."

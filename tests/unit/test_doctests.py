@@ -30,7 +30,7 @@ MODULES = _modules_with_examples()
 
 
 def test_the_examples_are_found():
-    assert "quals.training.qagen_eval" in MODULES and REAL_MODEL <= set(MODULES)
+    assert "quals.training.qagen.eval" in MODULES and REAL_MODEL <= set(MODULES)
 
 
 @pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in REAL_MODEL else n

@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from quals.data.qa_datasets import QAExample
-from quals.training.qagen import causal_qa_loss, labelled_tail
-from quals.training.qagen_config import QAGenTrainingConfig
-from quals.training.qagen_examples import (
+from quals.training.qagen.trainer import causal_qa_loss, labelled_tail
+from quals.training.qagen.config import QAGenTrainingConfig
+from quals.training.qagen.examples import (
     IGNORE_INDEX,
     QACollator,
     answer_token_span,

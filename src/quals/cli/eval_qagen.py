@@ -13,7 +13,7 @@ HELP = "Evaluate a QAGen on held-out QA data: QA log-likelihood, answer-span sha
 
 
 def register(parser: argparse.ArgumentParser) -> None:
-    from quals.training.qagen_eval import QAGenEvalConfig
+    from quals.training.qagen.eval import QAGenEvalConfig
 
     parser.add_argument("input", nargs="+", type=Path,
                         help="Held-out QA data: SQuAD v1.1/v2.0 JSON, NewsQA combined JSON or JSONL (.gz too).")
@@ -23,7 +23,7 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from quals.training.qagen_eval import QAGenEvalConfig, evaluate_qagen
+    from quals.training.qagen.eval import QAGenEvalConfig, evaluate_qagen
 
     config = QAGenEvalConfig(files=tuple(str(p) for p in args.input), **given(args, QAGenEvalConfig, skip=("files",)))
     result = evaluate_qagen(config)

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from quals.cli.train_summarizer import add_common_run_flags, add_config_flags, add_io_flags
-from quals.training.summarizer_config import PRESETS, DecodingConfig
+from quals.training.summarizer.config import PRESETS, DecodingConfig
 
 HELP = "Generate summaries with a summarizer (beam search or seeded sampling; paper presets)."
 
@@ -46,7 +46,7 @@ def decoding_from_args(args: argparse.Namespace) -> DecodingConfig:
     import dataclasses
     import json
 
-    from quals.training.summarizer_config import decoding_config
+    from quals.training.summarizer.config import decoding_config
 
     values = {}
     if args.config is not None:
@@ -62,8 +62,8 @@ def load_for_generation(model: str | None, device: str, dtype: str, max_source_t
     from dataclasses import replace
 
     from quals.cli.common import launcher_device
-    from quals.training.summarizer_config import DEFAULT_SUMMARIZER
-    from quals.training.summarizer_io import load_summarizer
+    from quals.training.summarizer.config import DEFAULT_SUMMARIZER
+    from quals.training.summarizer.model import load_summarizer
 
     summarizer = load_summarizer(model or DEFAULT_SUMMARIZER, device=launcher_device(device), dtype=dtype)
     if max_source_tokens is not None:
@@ -74,7 +74,7 @@ def load_for_generation(model: str | None, device: str, dtype: str, max_source_t
 def run(args: argparse.Namespace) -> int:
     import os
 
-    from quals.training.summarize import summarize_file
+    from quals.training.summarizer.generate import summarize_file
 
     decoding = decoding_from_args(args)
     summarizer = load_for_generation(args.model, args.device, args.dtype, args.max_source_tokens)

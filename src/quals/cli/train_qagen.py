@@ -1,6 +1,6 @@
 """``quals train-qagen DATA... -o DIR``: fine-tune a QAGen (fully or LoRA), resumably.
 
-Every field of :class:`~quals.training.qagen_config.QAGenTrainingConfig` is a kebab-case flag;
+Every field of :class:`~quals.training.qagen.config.QAGenTrainingConfig` is a kebab-case flag;
 ``--config FILE`` reads a JSON file of those fields first and flags override it. Re-running the
 same command resumes from the last checkpoint in ``DIR/checkpoints``.
 """
@@ -55,7 +55,7 @@ _SKIP = ("train_files", "heldout_files", "output_dir")
 
 
 def register(parser: argparse.ArgumentParser) -> None:
-    from quals.training.qagen_config import QAGenTrainingConfig
+    from quals.training.qagen.config import QAGenTrainingConfig
 
     parser.add_argument("input", nargs="*", type=Path,
                         help="Training data: SQuAD v1.1/v2.0 JSON, NewsQA combined JSON or JSONL (.gz too).")
@@ -70,7 +70,7 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def build_config(args: argparse.Namespace):
-    from quals.training.qagen_config import QAGenTrainingConfig
+    from quals.training.qagen.config import QAGenTrainingConfig
 
     overrides = given(args, QAGenTrainingConfig, skip=_SKIP)
     if args.input:
@@ -92,7 +92,7 @@ def build_config(args: argparse.Namespace):
 
 def run(args: argparse.Namespace) -> int:
     config = build_config(args)
-    from quals.training.qagen import train_qagen
+    from quals.training.qagen.trainer import train_qagen
 
     with contextlib.redirect_stdout(sys.stderr):  # the Trainer prints its logs; stdout is for the result
         result = train_qagen(config)

@@ -13,7 +13,7 @@ import json
 import sys
 from pathlib import Path
 
-from quals.training.summarizer_config import SummarizerConfig
+from quals.training.summarizer.config import SummarizerConfig
 
 HELP = "Fine-tune a summarizer by MLE with label smoothing (any HF seq2seq or decoder-only model; full or LoRA)."
 
@@ -46,7 +46,7 @@ def add_config_flags(parser: argparse.ArgumentParser, cls: type, title: str, ski
 
 def config_from_args(cls: type, args: argparse.Namespace):
     """``cls`` from ``--config`` (JSON of its fields) with the given flags on top."""
-    from quals.training.summarizer_config import load_config
+    from quals.training.summarizer.config import load_config
 
     names = [f.name for f in dataclasses.fields(cls)]
     overrides = {name: getattr(args, name, None) for name in names}
@@ -88,8 +88,8 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from quals.data.readers import FieldMap
-    from quals.training.summarizer_config import DEFAULT_SUMMARIZER
-    from quals.training.summarizer import train_summarizer
+    from quals.training.summarizer.config import DEFAULT_SUMMARIZER
+    from quals.training.summarizer.mle import train_summarizer
 
     config = config_from_args(SummarizerConfig, args)
     fields = FieldMap(document=args.document_field, summary=args.summary_field, id=args.id_field or None)

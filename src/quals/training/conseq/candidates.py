@@ -2,7 +2,7 @@
 
 The paper: 6 samples per document, top-k 50, at most 60 and at least 10 tokens
 (:class:`quals.training.conseq.config.CandidateConfig`). Each (document, sample) has its own
-seeded generator (:class:`quals.training.summarize.SeededSampler`), so candidates do not depend on
+seeded generator (:class:`quals.training.summarizer.generate.SeededSampler`), so candidates do not depend on
 batching or sharding. Output, one JSON line per training row: ``row``, ``id``, ``document``,
 ``reference``, ``candidates`` (list), ``source_truncated``, ``error``.
 """
@@ -13,8 +13,8 @@ from pathlib import Path
 
 from quals.data.readers import FieldMap
 from quals.training.conseq.config import CandidateConfig
-from quals.training.summarize import summarize_file
-from quals.training.summarizer_io import Summarizer
+from quals.training.summarizer.generate import summarize_file
+from quals.training.summarizer.model import Summarizer
 
 
 def generate_candidates(summarizer: Summarizer, train_path: str | Path, output: str | Path, *,

@@ -9,7 +9,7 @@ class ConseqCollator:
     """Turn N encoded triples into one padded batch of 2N sequences.
 
     Each feature is ``{"positive": example, "negative": example}``, where an example is
-    :meth:`quals.training.summarizer_io.Summarizer.encode_example` of (document, summary): the
+    :meth:`quals.training.summarizer.model.Summarizer.encode_example` of (document, summary): the
     reference for the positive, the worst candidate for the negative. Row ``2i`` of the batch is
     triple i's positive and row ``2i + 1`` its negative, and ``is_positive`` says which is which;
     the loss (:func:`quals.training.conseq.loss.conseq_loss`) reads it. Padding is HF's

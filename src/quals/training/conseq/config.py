@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from quals.training.summarizer_config import TrainingSettings
+from quals.training.summarizer.config import TrainingSettings
 
 SELECTION_METRICS = ("quals", "rouge")
 
@@ -31,8 +31,8 @@ class CandidateConfig:
             raise ValueError(f"num_candidates must be >= 1, got {self.num_candidates}")
 
     def decoding(self):
-        """The equivalent :class:`quals.training.summarizer_config.DecodingConfig`."""
-        from quals.training.summarizer_config import DecodingConfig
+        """The equivalent :class:`quals.training.summarizer.config.DecodingConfig`."""
+        from quals.training.summarizer.config import DecodingConfig
 
         return DecodingConfig(num_beams=1, do_sample=True, top_k=self.top_k, top_p=self.top_p,
                               temperature=self.temperature, num_return_sequences=self.num_candidates,

@@ -20,9 +20,9 @@ from quals.data.readers import strict_json_lines
 from quals.training.conseq.collator import ConseqCollator
 from quals.training.conseq.config import ConseqConfig
 from quals.training.conseq.loss import conseq_loss
-from quals.training.summarizer import ListDataset
-from quals.training.summarizer_io import is_adapter
-from quals.training.summarizer_run import (
+from quals.training.summarizer.mle import ListDataset
+from quals.training.summarizer.model import is_adapter
+from quals.training.summarizer.run import (
     TrainingResult,
     check_output_dir,
     completed_result,

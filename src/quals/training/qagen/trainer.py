@@ -13,7 +13,7 @@ CPU, one GPU, or many GPUs and nodes under ``accelerate launch``/``torchrun``, w
 that support it, seeded data order, checkpoints that resume, a progress bar and a held-out loss.
 
 Example:
-    >>> from quals.training.qagen import QAGenTrainingConfig, train_qagen
+    >>> from quals.training.qagen.trainer import QAGenTrainingConfig, train_qagen
     >>> config = QAGenTrainingConfig(train_files=("train.json.gz",), heldout_files=("dev.json.gz",),
     ...                              output_dir="my-qagen", max_examples=2000, seed=13)
     >>> result = train_qagen(config)             # doctest: +SKIP
@@ -38,9 +38,9 @@ from transformers.trainer_utils import get_last_checkpoint
 
 from quals.data.qa_datasets import read_qa_files
 from quals.models.loading import ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, QAGEN_INFO_FILE, save_format
-from quals.training.lora import TrainableModel, load_trainable
-from quals.training.qagen_config import QAGenTrainingConfig
-from quals.training.qagen_examples import (
+from quals.training.qagen.model import TrainableModel, load_trainable
+from quals.training.qagen.config import QAGenTrainingConfig
+from quals.training.qagen.examples import (
     IGNORE_INDEX,
     QACollator,
     QAFeatureDataset,

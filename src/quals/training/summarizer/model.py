@@ -26,7 +26,7 @@ from quals.models.device import resolve_device, resolve_dtype
 from quals.models.fingerprint import directory_fingerprint
 from quals.models.loading import adapter_fingerprint, attach_adapter, load_pretrained
 from quals.models.packaged import is_packaged, packaged_spec
-from quals.training.summarizer_config import DEFAULT_INSTRUCTION, DEFAULT_SUMMARIZER
+from quals.training.summarizer.config import DEFAULT_INSTRUCTION, DEFAULT_SUMMARIZER
 
 logger = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ Two measurements, both with the same :class:`quals.QAGen` calls that QUALS makes
    (:func:`quals.metrics.filtering.select_pairs`, cap 10).
 
 Example:
-    >>> from quals.training.qagen_eval import QAGenEvalConfig, evaluate_qagen
+    >>> from quals.training.qagen.eval import QAGenEvalConfig, evaluate_qagen
     >>> result = evaluate_qagen(QAGenEvalConfig(files=("squad-v1.1-dev.json.gz",), num_passages=5))  # doctest: +SKIP
     >>> result.generation["span_share"]                                                                 # doctest: +SKIP
 """
@@ -220,7 +220,7 @@ def evaluate_qagen(config: QAGenEvalConfig) -> QAGenEvalResult:
     from quals.data.qa_datasets import read_qa_files
     from quals.models.packaged import DEFAULT_MODEL
     from quals.qagen import QAGen
-    from quals.training.qagen_examples import seeded_subset
+    from quals.training.qagen.examples import seeded_subset
 
     if not config.files:
         raise ValueError("give at least one held-out QA file")

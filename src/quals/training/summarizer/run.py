@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from quals.models.loading import quiet_peft
-from quals.training.summarizer_config import TrainingSettings
-from quals.training.summarizer_io import (
+from quals.training.summarizer.config import TrainingSettings
+from quals.training.summarizer.model import (
     INFO_FILE,
     Summarizer,
     base_fingerprint,

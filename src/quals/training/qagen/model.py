@@ -11,7 +11,7 @@ from pathlib import Path
 
 from quals.models.backbone import Backbone
 from quals.models.loading import adapter_directory, load_pretrained, model_fingerprint, quiet_peft, wrap_backbone
-from quals.training.qagen_config import QAGenTrainingConfig
+from quals.training.qagen.config import QAGenTrainingConfig
 
 logger = logging.getLogger(__name__)
 

@@ -6,8 +6,8 @@ encoder-decoder or decoder-only model works here, fully or with a LoRA adapter. 
 ``(1 - eps) * NLL + eps * mean over the vocabulary of -log p``, the form fairseq used.
 
 Example:
-    >>> from quals.training.summarizer import train_summarizer
-    >>> from quals.training.summarizer_config import SummarizerConfig
+    >>> from quals.training.summarizer.mle import train_summarizer
+    >>> from quals.training.summarizer.config import SummarizerConfig
     >>> result = train_summarizer("train.jsonl", "runs/mle", model="packaged:smollm2-135m-instruct",
     ...                           config=SummarizerConfig(lora=True, learning_rate=2e-4))  # doctest: +SKIP
     >>> result.output_dir  # doctest: +SKIP
@@ -21,8 +21,8 @@ from dataclasses import asdict
 from pathlib import Path
 
 from quals.data.readers import FieldMap, read_rows
-from quals.training.summarizer_config import DEFAULT_SUMMARIZER, SummarizerConfig
-from quals.training.summarizer_run import (
+from quals.training.summarizer.config import DEFAULT_SUMMARIZER, SummarizerConfig
+from quals.training.summarizer.run import (
     TrainingResult,
     check_output_dir,
     completed_result,

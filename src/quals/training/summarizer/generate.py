@@ -29,8 +29,8 @@ from transformers import LogitsProcessor, LogitsProcessorList
 
 from quals.batch.runner import map_rows
 from quals.data.readers import Row, detect_format
-from quals.training.summarizer_config import DecodingConfig
-from quals.training.summarizer_io import Summarizer, format_dict
+from quals.training.summarizer.config import DecodingConfig
+from quals.training.summarizer.model import Summarizer, format_dict
 
 logger = logging.getLogger(__name__)
 
@@ -170,7 +170,7 @@ def generate_summaries(summarizer: Summarizer, documents: Sequence[str], decodin
     """Summaries of every document, ``decoding.num_return_sequences`` each.
 
     Args:
-        summarizer: from :func:`quals.training.summarizer_io.load_summarizer`.
+        summarizer: from :func:`quals.training.summarizer.model.load_summarizer`.
         documents: texts to summarize.
         decoding: beam search or sampling settings (see ``PRESETS``).
         rows: each document's row number in its file, part of its sampling seed (default 0..n-1).
