@@ -210,16 +210,33 @@ def test_samples_depend_on_row_and_seed_not_on_batching(tiny_dirs):
 
 
 @pytest.mark.filterwarnings("ignore:.*is_gradient_checkpointing:FutureWarning")
-def test_adapter_without_base_record_is_refused(tiny_dirs, tmp_path):
+def test_adapter_from_elsewhere_loads_on_peft_base_record_and_a_missing_base_is_named(tiny_dirs, tmp_path):
+    """A peft adapter without quals' info file is loaded by the one loader onto the base peft
+    recorded, merged (same outputs as the PeftModel); a recorded base that is gone is an error naming it."""
+    import json
+
+    import torch
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
 
     from quals.training.summarizer.model import load_summarizer
 
+    torch.manual_seed(0)
     model = get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_dirs["llama"]),
-                           LoraConfig(r=2, target_modules="all-linear", task_type="CAUSAL_LM"))
+                           LoraConfig(r=2, target_modules="all-linear", task_type="CAUSAL_LM", init_lora_weights=False))
     model.save_pretrained(tmp_path / "adapter")
-    with pytest.raises(ValueError, match="without quals_summarizer.json"):
+    loaded = load_summarizer(str(tmp_path / "adapter"), device="cpu", dtype="float32")
+    ids = torch.tensor([[1, 5, 9, 3]])
+    with torch.no_grad():
+        expected = model.eval()(input_ids=ids).logits
+        plain = AutoModelForCausalLM.from_pretrained(tiny_dirs["llama"]).eval()(input_ids=ids).logits
+        got = loaded.model(input_ids=ids).logits
+    assert torch.allclose(got, expected, atol=1e-5) and not torch.allclose(got, plain, atol=1e-3)
+    assert loaded.base_model == str(Path(tiny_dirs["llama"]).resolve())
+    config_file = tmp_path / "adapter" / "adapter_config.json"
+    config_file.write_text(json.dumps({**json.loads(config_file.read_text()),
+                                       "base_model_name_or_path": str(tmp_path / "gone")}))
+    with pytest.raises(ValueError, match="gone.*no such directory"):
         load_summarizer(str(tmp_path / "adapter"), device="cpu")
 
 

@@ -73,7 +73,7 @@ def _save_adapter(base_dir, directory, base_name: str):
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
 
-    from quals.models.loading import quiet_peft
+    from quals.models.weights import quiet_peft
 
     torch.manual_seed(0)
     network = AutoModelForCausalLM.from_pretrained(base_dir)
@@ -104,7 +104,7 @@ def test_shipped_adapter_loads_base_plus_adapter(tiny_dirs, tmp_path, monkeypatc
 
 
 def test_adapter_fingerprint_covers_weights_config_and_base_but_not_checkpoints(tmp_path):
-    from quals.models.loading import adapter_fingerprint
+    from quals.models.weights import adapter_fingerprint
 
     (tmp_path / "adapter_model.safetensors").write_bytes(b"weights")
     (tmp_path / "adapter_config.json").write_text('{"r": 8}')

@@ -213,26 +213,17 @@ class ExtractiveAnswerer:
     def __init__(self, model: str, *, device: str = "auto", dtype: str = "auto", batch_size: int = 64,
                  max_answer_tokens: int = 24, max_length: int = 384, stride: int = 128,
                  no_answer: bool = False) -> None:
-        from pathlib import Path
-
-        from transformers import AutoModelForQuestionAnswering, AutoTokenizer
-
-        from quals.models.device import resolve_device, resolve_dtype
-        from quals.models.fingerprint import directory_fingerprint
+        from quals.models.weights import load_model
 
         if not 0 <= stride < max_length:
             raise ValueError(f"stride must be in [0, max_length={max_length}), got {stride}")
-        torch_device = resolve_device(device)
-        self.model = AutoModelForQuestionAnswering.from_pretrained(
-            model, dtype=resolve_dtype(dtype, torch_device), use_safetensors=True, trust_remote_code=False)
-        self.model.to(torch_device).eval()
-        self.tokenizer = AutoTokenizer.from_pretrained(model, trust_remote_code=False)
+        loaded = load_model(model, device=device, dtype=dtype, head="question-answering")
+        self.model, self.tokenizer = loaded.network, loaded.tokenizer
         if not getattr(self.tokenizer, "is_fast", False):
             raise ValueError(f"{model}: extractive QA needs a fast tokenizer (character offsets)")
         self.model_id = model
-        self.device = torch_device
-        self.fingerprint = (directory_fingerprint(Path(model)) if Path(model).is_dir()
-                            else f"hub:{model}@{getattr(self.model.config, '_commit_hash', None) or 'unknown'}")
+        self.device = self.model.device
+        self.fingerprint = loaded.fingerprint
         self.batch_size = batch_size
         self.max_answer_tokens = max_answer_tokens
         self.max_length = max_length

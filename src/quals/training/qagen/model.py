@@ -1,16 +1,17 @@
 """Load a base model for QAGen training and make it trainable: all weights, or a LoRA adapter.
 
-Everything here is ``transformers``/``peft``: safetensors weights only, no ``trust_remote_code``.
+Loading is :func:`quals.models.weights.load_model` (safetensors only, no ``trust_remote_code``),
+the LoRA setup :func:`quals.training.lora.add_lora`: the same as for summarizers.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from pathlib import Path
-
 from quals.models.backbone import Backbone
-from quals.models.loading import adapter_directory, load_pretrained, model_fingerprint, quiet_peft, wrap_backbone
+from quals.models.loading import wrap_backbone
+from quals.models.weights import load_model
+from quals.training.lora import add_lora, log_trainable
 from quals.training.qagen.config import QAGenTrainingConfig
 
 logger = logging.getLogger(__name__)
@@ -54,12 +55,6 @@ def _ensure_single_separator(tokenizer, network, separator: str) -> tuple[str, .
     return (token,)
 
 
-def lora_targets(spec: str) -> str | list[str]:
-    """``all-linear`` or the comma-separated module names of ``--lora-target-modules``."""
-    spec = spec.strip()
-    return spec if spec == "all-linear" else [name.strip() for name in spec.split(",") if name.strip()]
-
-
 def load_trainable(config: QAGenTrainingConfig) -> TrainableModel:
     """Load ``config.model`` in float32 and wrap it for training.
 
@@ -67,36 +62,23 @@ def load_trainable(config: QAGenTrainingConfig) -> TrainableModel:
         ValueError: the model is an adapter (train from its base instead), or LoRA was asked for an
             encoder-decoder model.
     """
-    from transformers import AutoTokenizer
-
-    if adapter_directory(config.model) is not None:
-        raise ValueError(f"{config.model} is a LoRA adapter; train from its base model instead")
-    network, model_config, source = load_pretrained(config.model, None)
-    directory = Path(source) if Path(source).is_dir() else None
-    family = "seq2seq" if model_config.is_encoder_decoder else "causal"
+    loaded = load_model(config.model, device=None, dtype=None, allow_adapter=False)
+    network, tokenizer, fingerprint = loaded.network, loaded.tokenizer, loaded.fingerprint
+    family = loaded.family
     lora = config.use_lora(family)
-    tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=False)
-    fingerprint = model_fingerprint(config.model, directory, model_config)
+    directories = [loaded.base_directory]
     backbone = wrap_backbone(network, tokenizer, model_id=config.model, fingerprint=fingerprint,
-                             format_dirs=[directory])
+                             format_dirs=directories)
     added: tuple[str, ...] = ()
     if family == "seq2seq" and config.add_separator_token:
         added = _ensure_single_separator(tokenizer, network, backbone.qa_format.separator)
         if added:  # re-wrap: the tokenizer changed
             backbone = wrap_backbone(network, tokenizer, model_id=config.model, fingerprint=fingerprint,
-                                     format_dirs=[directory], qa_format=backbone.qa_format)
-    model = network
+                                     format_dirs=directories, qa_format=backbone.qa_format)
     if lora:
-        from peft import LoraConfig, TaskType, get_peft_model
-
-        peft_config = LoraConfig(
-            r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
-            target_modules=lora_targets(config.lora_target_modules), bias="none", task_type=TaskType.CAUSAL_LM,
-        )
-        with quiet_peft():
-            model = get_peft_model(network, peft_config)
-    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    total = sum(p.numel() for p in model.parameters())
-    logger.info("%s: %s, %d of %d parameters trainable", config.model, "LoRA" if lora else "full fine-tuning",
-                trainable, total)
+        model = add_lora(network, family, r=config.lora_r, alpha=config.lora_alpha, dropout=config.lora_dropout,
+                         target_modules=config.lora_target_modules)
+    else:
+        model = network
+        log_trainable(model, f"{config.model}: full fine-tuning")
     return TrainableModel(model=model, backbone=backbone, lora=lora, base_fingerprint=fingerprint, added_tokens=added)

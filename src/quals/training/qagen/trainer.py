@@ -37,7 +37,8 @@ from transformers import Trainer, TrainerCallback, TrainingArguments, set_seed
 from transformers.trainer_utils import get_last_checkpoint
 
 from quals.data.qa_datasets import read_qa_files
-from quals.models.loading import ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, QAGEN_INFO_FILE, save_format
+from quals.models.loading import QAGEN_INFO_FILE, save_format
+from quals.models.weights import ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE
 from quals.training.qagen.model import TrainableModel, load_trainable
 from quals.training.qagen.config import QAGenTrainingConfig
 from quals.training.qagen.examples import (

@@ -22,16 +22,13 @@ import logging
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from quals.models.device import resolve_device, resolve_dtype
-from quals.models.fingerprint import directory_fingerprint
-from quals.models.loading import adapter_fingerprint, attach_adapter, load_pretrained
-from quals.models.packaged import is_packaged, packaged_spec
+from quals.models.packaged import is_packaged
+from quals.models.weights import adapter_directory, load_model, read_info as read_info_file
 from quals.training.summarizer.config import DEFAULT_INSTRUCTION, DEFAULT_SUMMARIZER
 
 logger = logging.getLogger(__name__)
 
 INFO_FILE = "quals_summarizer.json"
-ADAPTER_CONFIG = "adapter_config.json"
 _MARKER = "\x00DOCUMENT\x00"
 
 
@@ -179,9 +176,7 @@ def default_format(tokenizer, family: str, instruction: str = DEFAULT_INSTRUCTIO
 
 # ----- the info file ---------------------------------------------------------------------------
 def read_info(directory: Path | None) -> dict | None:
-    if directory is None or not (directory / INFO_FILE).is_file():
-        return None
-    return json.loads((directory / INFO_FILE).read_text())
+    return read_info_file(directory, INFO_FILE)
 
 
 def write_info(directory: Path, info: dict) -> None:
@@ -190,42 +185,19 @@ def write_info(directory: Path, info: dict) -> None:
     tmp.replace(directory / INFO_FILE)
 
 
-def base_fingerprint(model: str) -> str:
-    """Fingerprint of a plain (non-adapter) model: packaged checksum, directory hash or hub id."""
-    if is_packaged(model):
-        return "sha256:" + packaged_spec(model).sha256
-    if Path(model).is_dir():
-        return directory_fingerprint(Path(model))
-    return f"hub:{model}"
-
-
-def canonical_id(model: str) -> str:
-    """A model id that still names the same model from another working directory."""
-    if not is_packaged(model) and Path(model).is_dir():
-        return str(Path(model).resolve())
-    return model
-
-
 def is_adapter(model: str) -> bool:
-    return not is_packaged(model) and (Path(model) / ADAPTER_CONFIG).is_file()
+    return not is_packaged(model) and adapter_directory(model) is not None
 
 
 # ----- loading ---------------------------------------------------------------------------------
-def _load_plain(model: str, torch_dtype):
-    from transformers import AutoTokenizer
-
-    network, _, source = load_pretrained(model, torch_dtype)
-    return network, AutoTokenizer.from_pretrained(source, trust_remote_code=False)
-
-
 def load_summarizer(model: str = DEFAULT_SUMMARIZER, *, device: str = "auto", dtype: str = "auto",
                     trainable_adapter: bool = False, fmt: SummaryFormat | None = None) -> Summarizer:
     """Load a summarizer by hub id, directory, ``packaged:NAME`` or LoRA adapter directory.
 
     Args:
-        model: what to load. An adapter directory (``adapter_config.json``) must carry
-            ``quals_summarizer.json`` naming its base model, as ``quals train-summarizer --lora``
-            writes it.
+        model: what to load. An adapter directory (``adapter_config.json``) loads onto the base
+            model its ``quals_summarizer.json`` names (``quals train-summarizer --lora`` writes it),
+            else onto peft's recorded base.
         device: ``auto``, ``cpu``, ``cuda[:N]`` or ``mps``; ``None`` leaves the model on the CPU
             (training: the Trainer places it).
         dtype: ``auto``, ``float32``, ``bfloat16`` or ``float16``.
@@ -234,46 +206,24 @@ def load_summarizer(model: str = DEFAULT_SUMMARIZER, *, device: str = "auto", dt
         fmt: override the text layout (default: the directory's, else :func:`default_format`).
 
     Raises:
-        ValueError: an adapter without its base model record, or whose base weights changed.
+        ValueError: an unfinished training run, or an adapter whose base weights changed.
     """
-    import torch
-
-    torch_device = resolve_device(device) if device is not None else torch.device("cpu")
-    torch_dtype = resolve_dtype(dtype, torch_device)
     directory = Path(model) if not is_packaged(model) and Path(model).is_dir() else None
     info = read_info(directory)
     if info is not None and not info.get("complete", True):
         raise ValueError(f"{model} holds an unfinished training run; rerun its training command to resume it")
-    if is_adapter(model):
-        if info is None or not info.get("base_model"):
-            raise ValueError(f"{model} is a LoRA adapter without {INFO_FILE} naming its base model; "
-                             f"train it with `quals train-summarizer --lora` or write that file")
-        base = info["base_model"]
-        recorded, current = info.get("base_fingerprint"), base_fingerprint(base)
-        if recorded and recorded != current:
-            raise ValueError(f"the base model {base} of adapter {model} has changed "
-                             f"(recorded {recorded}, now {current})")
-        network, tokenizer = _load_plain(base, torch_dtype)
-        network = attach_adapter(network, directory, trainable=trainable_adapter)
-        if (directory / "tokenizer_config.json").is_file():
-            from transformers import AutoTokenizer
-
-            tokenizer = AutoTokenizer.from_pretrained(directory, trust_remote_code=False)
-        fingerprint = adapter_fingerprint(current, directory)
-    else:
-        base = canonical_id(model)
-        network, tokenizer = _load_plain(model, torch_dtype)
-        fingerprint = base_fingerprint(model)
+    loaded = load_model(model, device=device, dtype=dtype, trainable_adapter=trainable_adapter)
+    network, tokenizer = loaded.network, loaded.tokenizer
     if tokenizer.pad_token is None:  # batches need padding; it is always masked out
         tokenizer.pad_token = tokenizer.eos_token
-    network.to(torch_device)
-    family = "seq2seq" if network.config.is_encoder_decoder else "causal"
+    family = loaded.family
     if fmt is None:
         fmt = SummaryFormat(**info["format"]) if info and "format" in info else default_format(tokenizer, family)
     if fmt.family != family:
         raise ValueError(f"text layout is for {fmt.family} models but {model} is {family}")
-    logger.info("loaded summarizer %s (%s, %s, %s)", model, family, torch_device, torch_dtype)
-    return Summarizer(network, tokenizer, fmt, model_id=model, fingerprint=fingerprint, base_model=base)
+    logger.info("loaded summarizer %s (%s, %s, %s)", model, family, network.device, network.dtype)
+    return Summarizer(network, tokenizer, fmt, model_id=model, fingerprint=loaded.fingerprint,
+                      base_model=loaded.base_model)
 
 
 def format_dict(fmt: SummaryFormat) -> dict:

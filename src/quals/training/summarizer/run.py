@@ -15,13 +15,12 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from quals.models.loading import quiet_peft
+from quals.models.weights import canonical_id, plain_fingerprint, weights_fingerprint
+from quals.training.lora import add_lora, log_trainable
 from quals.training.summarizer.config import TrainingSettings
 from quals.training.summarizer.model import (
     INFO_FILE,
     Summarizer,
-    base_fingerprint,
-    canonical_id,
     format_dict,
     is_adapter,
     load_summarizer,
@@ -113,16 +112,10 @@ def prepare_trainable(model: str, config: TrainingSettings,
     summarizer.set_format(replace(summarizer.format, **limits, **(fmt_overrides or {})))
     base = summarizer.base_model
     if config.lora and not is_adapter(model):
-        from peft import LoraConfig, TaskType, get_peft_model
-
-        task = TaskType.SEQ_2_SEQ_LM if summarizer.format.family == "seq2seq" else TaskType.CAUSAL_LM
-        lora = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
-                          target_modules="all-linear", task_type=task)
-        with quiet_peft():
-            summarizer.model = get_peft_model(summarizer.model, lora)
-    if config.lora:
-        trainable = sum(p.numel() for p in summarizer.model.parameters() if p.requires_grad)
-        logger.info("LoRA: %d trainable parameters", trainable)
+        summarizer.model = add_lora(summarizer.model, summarizer.format.family, r=config.lora_r,
+                                    alpha=config.lora_alpha, dropout=config.lora_dropout)
+    elif config.lora:
+        log_trainable(summarizer.model, "LoRA (continued)")
     return summarizer, base
 
 
@@ -172,7 +165,7 @@ def train_and_save(trainer, summarizer: Summarizer, base: str, output_dir: Path,
                 "family": summarizer.format.family, "result": result.to_dict(), "versions": _versions(),
                 "log_history": _finite_list(trainer.state.log_history)}
         if lora:
-            info.update(base_model=base, base_fingerprint=base_fingerprint(base))
+            info.update(base_model=base, base_fingerprint=plain_fingerprint(base))
         if not keep_checkpoints:
             for checkpoint in output_dir.glob("checkpoint-*"):
                 shutil.rmtree(checkpoint)
@@ -191,11 +184,7 @@ def completed_result(output_dir: Path, info: dict) -> TrainingResult:
 
 def model_record(model: str) -> dict:
     """How a run names its starting model: id that works from anywhere, and its weights."""
-    from quals.models.fingerprint import directory_fingerprint
-
-    if is_adapter(model):
-        return {"model": canonical_id(model), "weights": directory_fingerprint(Path(model))}
-    return {"model": canonical_id(model), "weights": base_fingerprint(model)}
+    return {"model": canonical_id(model), "weights": weights_fingerprint(model)}
 
 
 def _versions() -> dict:
