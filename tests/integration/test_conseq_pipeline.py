@@ -53,7 +53,7 @@ def test_complete_pipeline_decoder_only_lora(tiny_dirs, tmp_path, fake_generatio
     info = json.loads((mle / "quals_summarizer.json").read_text())
     assert info["complete"] and info["base_model"] == str(Path(llama).resolve())
     assert info["result"]["n_train"] == 6 and info["result"]["n_eval"] == 2
-    assert (mle / "adapter_model.safetensors").is_file() and not list(mle.glob("checkpoint-*"))
+    assert (mle / "adapter_model.safetensors").is_file() and not (mle / "checkpoints").exists()
 
     candidates = tmp_path / "candidates.jsonl"
     assert main(["conseq", "candidates", str(train), "-o", str(candidates), "--model", str(mle),
@@ -180,7 +180,7 @@ def test_interrupted_training_resumes_from_the_last_checkpoint(tiny_dirs, tmp_pa
     monkeypatch.setattr(Trainer, "training_step", crash_after_checkpoint)
     with pytest.raises(RuntimeError, match="simulated crash"):
         main(["train-summarizer", str(train), "-o", str(resumed), *args])
-    assert (resumed / "checkpoint-2").is_dir() and not (resumed / "adapter_model.safetensors").exists()
+    assert (resumed / "checkpoints" / "checkpoint-2").is_dir() and not (resumed / "adapter_model.safetensors").exists()
     assert main(["summarize", str(train), "-o", str(tmp_path / "x.jsonl"), "--model", str(resumed)]) == 2
     monkeypatch.setattr(Trainer, "training_step", real_step)
     assert main(["train-summarizer", str(train), "-o", str(resumed), *args]) == 0

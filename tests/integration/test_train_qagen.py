@@ -4,6 +4,8 @@ result (full model directory or LoRA adapter)."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import json
 from pathlib import Path
 
@@ -108,11 +110,15 @@ def test_interrupted_run_resumes_from_its_last_checkpoint(tiny_dirs, qa_file, tm
     assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)  # same seed, same data order: same result
 
 
-def test_finished_output_and_changed_settings_are_refused(tiny_dirs, qa_file, tmp_path):
+def test_finished_run_returns_at_once_and_changed_settings_are_refused(tiny_dirs, qa_file, tmp_path):
     config = _config(tiny_dirs["llama"], qa_file, tmp_path / "out", max_steps=4)
-    train_qagen(config)
-    with pytest.raises(FileExistsError, match="--overwrite"):
-        train_qagen(config)
+    first = train_qagen(config)
+    weights = (tmp_path / "out" / "adapter_model.safetensors").read_bytes()
+    again = train_qagen(dataclasses.replace(config, progress=not config.progress))  # how to run, not what
+    assert (again.global_step, again.eval_loss, again.n_train) == (first.global_step, first.eval_loss, first.n_train)
+    assert (tmp_path / "out" / "adapter_model.safetensors").read_bytes() == weights
+    with pytest.raises(FileExistsError, match="other settings.*--overwrite"):
+        train_qagen(_config(tiny_dirs["llama"], qa_file, tmp_path / "out", max_steps=4, learning_rate=1e-3))
     (tmp_path / "out" / "quals_qagen.json").unlink()  # as if it had stopped after its checkpoint
     with pytest.raises(ValueError, match="seed"):
         train_qagen(_config(tiny_dirs["llama"], qa_file, tmp_path / "out", max_steps=4, seed=4))

@@ -176,5 +176,11 @@ def test_config_checks_and_lora_choice(tmp_path):
     path.write_text('{"sede": 7}')
     with pytest.raises(ValueError, match="sede"):
         QAGenTrainingConfig.from_file(path)
-    assert loaded.resume_conflicts({**loaded.to_dict(), "max_steps": 99}) == []
-    assert loaded.resume_conflicts({**loaded.to_dict(), "seed": 8}) == ["seed"]
+    from quals.training.run import changed_settings
+
+    assert changed_settings({**loaded.to_dict(), "max_steps": 99}, loaded.to_dict()) == []
+    assert changed_settings({**loaded.to_dict(), "seed": 8}, loaded.to_dict()) == ["seed"]
+    assert changed_settings({"config": {"seed": 8, "max_steps": 1}}, {"config": {"seed": 9, "max_steps": 2}}) \
+        == ["config.seed"]
+    # a setting a newer version added (absent from an older run's record) is the old behaviour
+    assert changed_settings({"seed": 8}, {"seed": 8, "new_flag": True}) == []

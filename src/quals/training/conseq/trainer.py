@@ -24,9 +24,9 @@ from quals.training.summarizer.mle import ListDataset
 from quals.training.summarizer.model import is_adapter
 from quals.training.summarizer.run import (
     TrainingResult,
-    check_output_dir,
     completed_result,
     model_record,
+    prepare_run,
     prepare_trainable,
     train_and_save,
     training_arguments,
@@ -120,7 +120,7 @@ def train_conseq(triples_path: str | Path, output_dir: str | Path, *, model: str
     output_dir = Path(output_dir)
     run = {"stage": "conseq-train", **model_record(model), "config": config.to_dict(),
            "triples": str(Path(triples_path).resolve())}
-    done = check_output_dir(output_dir, run, overwrite)
+    directory, done, last = prepare_run(output_dir, run, overwrite)
     if done is not None:
         logger.info("%s already holds this finished run", output_dir)
         return completed_result(output_dir, done)
@@ -130,11 +130,11 @@ def train_conseq(triples_path: str | Path, output_dir: str | Path, *, model: str
     summarizer, base = prepare_trainable(model, config)
     data = ListDataset([{"positive": summarizer.encode_example(t["document"], t["positive"]),
                          "negative": summarizer.encode_example(t["document"], t["negative"])} for t in triples])
-    args = training_arguments(output_dir, config, has_eval=False, use_cpu=use_cpu, show_progress=show_progress)
+    args = training_arguments(directory, config, has_eval=False, use_cpu=use_cpu, show_progress=show_progress)
     trainer = ConseqTrainer(model=summarizer.model, args=args, train_dataset=data,
                             data_collator=ConseqCollator(summarizer.tokenizer, summarizer.model),
                             processing_class=summarizer.tokenizer, label_smoothing=config.label_smoothing,
                             clamp_min=config.clamp_min)
     counts = {"n_train": len(triples), "n_eval": 0, "n_skipped": 0}
-    return train_and_save(trainer, summarizer, base, output_dir, run, lora=bool(config.lora), counts=counts,
+    return train_and_save(trainer, summarizer, base, directory, last, lora=bool(config.lora), counts=counts,
                           keep_checkpoints=config.keep_checkpoints)

@@ -13,12 +13,6 @@ from pathlib import Path
 
 from quals.models.packaged import DEFAULT_BASE_MODEL
 
-# Fields that may change when a run resumes from its checkpoints (they do not change the data or
-# the model being trained).
-RESUMABLE_CHANGES = frozenset({
-    "resume", "overwrite", "progress", "save_steps", "eval_steps", "logging_steps", "save_total_limit",
-    "max_steps", "num_train_epochs", "eval_batch_size", "adapter_dtype",
-})
 ADAPTER_DTYPES = ("float32", "float16", "bfloat16")
 
 
@@ -165,15 +159,3 @@ class QAGenTrainingConfig:
         if unknown:
             raise ValueError(f"{path}: unknown config field(s) {', '.join(unknown)}")
         return cls(**{**values, **overrides})
-
-    def resume_conflicts(self, previous: dict) -> list[str]:
-        """Fields whose values differ from the run that wrote the checkpoints (and must not)."""
-        current = self.to_dict()
-        return sorted(
-            name for name in current
-            if name not in RESUMABLE_CHANGES and _normal(previous.get(name)) != _normal(current[name])
-        )
-
-
-def _normal(value):
-    return list(value) if isinstance(value, (list, tuple)) else value

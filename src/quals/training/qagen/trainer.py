@@ -25,20 +25,18 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import shutil
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from accelerate import PartialState
-from transformers import Trainer, TrainerCallback, TrainingArguments, set_seed
-from transformers.trainer_utils import get_last_checkpoint
+from transformers import Trainer, set_seed
 
 from quals.data.qa_datasets import read_qa_files
 from quals.models.loading import QAGEN_INFO_FILE, save_format
 from quals.models.weights import ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE
+from quals.training import run as runs
 from quals.training.qagen.model import TrainableModel, load_trainable
 from quals.training.qagen.config import QAGenTrainingConfig
 from quals.training.qagen.examples import (
@@ -52,9 +50,6 @@ from quals.training.qagen.examples import (
 
 logger = logging.getLogger(__name__)
 
-CHECKPOINTS = "checkpoints"
-RUN_CONFIG_FILE = "quals_train_config.json"
-ELAPSED_FILE = "quals_elapsed.json"
 
 
 # ----- loss (pure) -----------------------------------------------------------------------------
@@ -108,24 +103,6 @@ class QAGenTrainer(Trainer):
         return (loss, outputs) if return_outputs else loss
 
 
-class _ElapsedTime(TrainerCallback):
-    """Training seconds summed over interrupted and resumed runs, stored in each checkpoint."""
-
-    def __init__(self, previous: float) -> None:
-        self.previous = previous
-        self.started = time.monotonic()
-
-    @property
-    def total(self) -> float:
-        return self.previous + time.monotonic() - self.started
-
-    def on_save(self, args, state, control, **kwargs):
-        if state.is_world_process_zero:
-            checkpoint = Path(args.output_dir) / f"checkpoint-{state.global_step}"
-            if checkpoint.is_dir():
-                (checkpoint / ELAPSED_FILE).write_text(json.dumps({"seconds": self.total}))
-
-
 @dataclass(frozen=True)
 class QAGenTrainingResult:
     """What a training run produced.
@@ -153,6 +130,15 @@ class QAGenTrainingResult:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @classmethod
+    def from_info(cls, output_dir: str, info: dict) -> QAGenTrainingResult:
+        """The result a finished run recorded in ``quals_qagen.json``."""
+        data = info.get("data", {})
+        return cls(output_dir=output_dir, lora=bool(info.get("lora")), global_step=int(info.get("global_step", 0)),
+                   train_loss=info.get("train_loss"), eval_loss=info.get("eval_loss"),
+                   train_seconds=float(info.get("train_seconds", 0.0)), n_train=int(data.get("train_examples", 0)),
+                   n_eval=int(data.get("heldout_examples", 0)))
 
 
 # ----- data --------------------------------------------------------------------------------
@@ -185,64 +171,13 @@ def _file_record(path: str) -> dict:
 
 
 # ----- run directory -----------------------------------------------------------------------
-def _prepare_output(config: QAGenTrainingConfig, is_main: bool) -> tuple[Path, str | None]:
-    """Create the output directory; return (checkpoint dir, checkpoint to resume from)."""
-    output = Path(config.output_dir)
-    checkpoints = output / CHECKPOINTS
-    if config.overwrite:
-        if is_main:
-            if checkpoints.exists():
-                shutil.rmtree(checkpoints)
-            (output / QAGEN_INFO_FILE).unlink(missing_ok=True)
-    elif (output / QAGEN_INFO_FILE).is_file():
-        raise FileExistsError(f"{output} already holds a trained QAGen; pass --overwrite to train again")
-    checkpoints.mkdir(parents=True, exist_ok=True)
-    last = get_last_checkpoint(str(checkpoints)) if config.resume else None
-    if not config.resume and any(checkpoints.glob("checkpoint-*")):
-        raise FileExistsError(f"{checkpoints} holds checkpoints; resume (default) or pass --overwrite")
-    run_file = checkpoints / RUN_CONFIG_FILE
-    if last is not None and run_file.is_file():
-        conflicts = config.resume_conflicts(json.loads(run_file.read_text()))
-        if conflicts:
-            raise ValueError(f"cannot resume {checkpoints}: {', '.join(conflicts)} changed since the checkpoints "
-                             "were written; pass the same settings or --overwrite")
-    return checkpoints, last
-
-
-def _training_arguments(config: QAGenTrainingConfig, checkpoints: Path, lora: bool, has_eval: bool):
-    bf16 = config.bf16
-    if bf16 is None:
-        bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
-    return TrainingArguments(
-        output_dir=str(checkpoints),
-        seed=config.seed,
-        data_seed=config.seed,
-        learning_rate=config.resolved_learning_rate(lora),
-        num_train_epochs=config.num_train_epochs,
-        max_steps=config.max_steps,
-        per_device_train_batch_size=config.batch_size,
-        per_device_eval_batch_size=config.eval_batch_size,
-        gradient_accumulation_steps=config.gradient_accumulation_steps,
-        warmup_steps=config.warmup_steps,
-        weight_decay=config.weight_decay,
-        lr_scheduler_type=config.lr_scheduler_type,
-        max_grad_norm=config.max_grad_norm,
-        bf16=bf16,
+def _training_arguments(config: QAGenTrainingConfig, run: runs.RunDirectory, lora: bool, has_eval: bool):
+    return runs.training_arguments(
+        run, config, learning_rate=config.resolved_learning_rate(lora), has_eval=has_eval,
+        eval_steps=config.eval_steps, eval_batch_size=config.eval_batch_size, bf16=config.bf16,
+        show_progress=config.progress,
         train_sampling_strategy="group_by_length" if config.group_by_length else "random",
-        eval_strategy="steps" if has_eval else "no",
-        eval_steps=config.eval_steps,
-        save_strategy="steps",
-        save_steps=config.save_steps,
-        save_total_limit=config.save_total_limit,
-        logging_steps=config.logging_steps,
-        logging_first_step=True,
-        disable_tqdm=not config.progress,
-        report_to="none",
-        remove_unused_columns=False,
-        prediction_loss_only=True,
-        label_names=["labels"],
-        dataloader_num_workers=0,
-        dataloader_pin_memory=torch.cuda.is_available(),
+        prediction_loss_only=True, label_names=["labels"],
     )
 
 
@@ -252,12 +187,6 @@ def _final_eval_loss(trainer: Trainer) -> float:
         if "eval_loss" in record and record.get("step") == trainer.state.global_step:
             return float(record["eval_loss"])
     return float(trainer.evaluate()["eval_loss"])
-
-
-def _previous_seconds(checkpoint: str | None) -> float:
-    if checkpoint is None or not (Path(checkpoint) / ELAPSED_FILE).is_file():
-        return 0.0
-    return float(json.loads((Path(checkpoint) / ELAPSED_FILE).read_text())["seconds"])
 
 
 def _rewrite_adapter(output: Path, base: str, dtype: str) -> None:
@@ -276,31 +205,23 @@ def _rewrite_adapter(output: Path, base: str, dtype: str) -> None:
         save_file(tensors, str(weights), metadata={"format": "pt"})
 
 
-def _save_result(trainer: Trainer, trainable: TrainableModel, config: QAGenTrainingConfig, info: dict) -> None:
-    """Write the model (or adapter), its QA format and ``quals_qagen.json`` into the output dir."""
-    output = Path(config.output_dir)
-    trainer.save_model(str(output))
-    if not trainer.is_world_process_zero():
+def _save_result(run: runs.RunDirectory, trainer: Trainer, trainable: TrainableModel, config: QAGenTrainingConfig,
+                 info: dict) -> None:
+    """Write the model (or adapter), its QA format and, last, ``quals_qagen.json``."""
+    if not run.save_weights(trainer):
         return
-    for leftover in ("training_args.bin", "README.md"):  # a pickle and peft's empty model card
-        (output / leftover).unlink(missing_ok=True)
     if trainable.lora:
         base = str(Path(config.model).resolve()) if Path(config.model).is_dir() else config.model
-        _rewrite_adapter(output, base, config.adapter_dtype)
+        _rewrite_adapter(run.output, base, config.adapter_dtype)
     else:
-        trainable.tokenizer.save_pretrained(str(output))
-    save_format(trainable.backbone.qa_format, output)
-    (output / QAGEN_INFO_FILE).write_text(json.dumps(info, indent=2) + "\n")
+        trainable.tokenizer.save_pretrained(str(run.output))
+    save_format(trainable.backbone.qa_format, run.output)
+    run.complete(info)
 
 
 def _run_info(config: QAGenTrainingConfig, trainable: TrainableModel, trainer: Trainer, data: dict, *,
               train_loss: float, eval_loss: float | None, seconds: float, resumed_from: str | None) -> dict:
     """Everything ``quals_qagen.json`` records about a finished run."""
-    import peft
-    import transformers
-
-    from quals import __version__
-
     return {
         "base_model": config.model,
         "base_fingerprint": trainable.base_fingerprint,
@@ -319,8 +240,7 @@ def _run_info(config: QAGenTrainingConfig, trainable: TrainableModel, trainer: T
         "bf16": trainer.args.bf16,
         "resumed_from": resumed_from,
         "config": config.to_dict(),
-        "versions": {"quals": __version__, "transformers": transformers.__version__, "peft": peft.__version__,
-                     "torch": torch.__version__},
+        "versions": runs.versions(),
     }
 
 
@@ -336,17 +256,19 @@ def train_qagen(config: QAGenTrainingConfig) -> QAGenTrainingResult:
     if not config.train_files:
         raise ValueError("give at least one training file")
     state = PartialState()
+    run = runs.RunDirectory(Path(config.output_dir), QAGEN_INFO_FILE, config.to_dict())
     with state.main_process_first():  # the main process clears (--overwrite) and creates the directory
-        checkpoints, last = _prepare_output(config, state.is_main_process)
+        done, last = run.prepare(overwrite=config.overwrite, resume=config.resume, is_main=state.is_main_process)
+    if done is not None:
+        logger.info("%s already holds this finished run", run.output)
+        return QAGenTrainingResult.from_info(str(config.output_dir), done)
     train_examples, heldout_examples, stats = _split(config)
     set_seed(config.seed)  # LoRA's initialisation draws from the global generator, as the Trainer's own init does
     trainable = load_trainable(config)
     train_features, truncated = _features(trainable, train_examples, config.max_context_tokens)
     eval_features, _ = _features(trainable, heldout_examples, config.max_context_tokens)
-    args = _training_arguments(config, checkpoints, trainable.lora, bool(eval_features))
-    if args.process_index == 0:
-        (checkpoints / RUN_CONFIG_FILE).write_text(json.dumps(config.to_dict(), indent=2))
-    clock = _ElapsedTime(_previous_seconds(last))
+    args = _training_arguments(config, run, trainable.lora, bool(eval_features))
+    clock = runs.elapsed_clock(last)
     trainer = QAGenTrainer(
         model=trainable.model,
         args=args,
@@ -356,9 +278,7 @@ def train_qagen(config: QAGenTrainingConfig) -> QAGenTrainingResult:
         processing_class=None if trainable.lora else trainable.tokenizer,
         callbacks=[clock],
     )
-    if last is not None:
-        logger.info("resuming from %s", last)
-    outcome = trainer.train(resume_from_checkpoint=last)
+    outcome = runs.train(trainer, last)
     seconds = clock.total
     eval_loss = _final_eval_loss(trainer) if eval_features else None
     data = {
@@ -371,7 +291,7 @@ def train_qagen(config: QAGenTrainingConfig) -> QAGenTrainingResult:
     }
     info = _run_info(config, trainable, trainer, data, train_loss=outcome.training_loss, eval_loss=eval_loss,
                      seconds=seconds, resumed_from=last)
-    _save_result(trainer, trainable, config, info)
+    _save_result(run, trainer, trainable, config, info)
     return QAGenTrainingResult(
         output_dir=str(config.output_dir), lora=trainable.lora, global_step=trainer.state.global_step,
         train_loss=outcome.training_loss, eval_loss=eval_loss, train_seconds=seconds,

@@ -49,7 +49,7 @@ class TrainingSettings:
     logging_steps: int = field(default=10, metadata={"help": "Log the losses every this many steps."})
     save_steps: int = field(default=200, metadata={"help": "Checkpoint (the resume point) every this many steps."})
     save_total_limit: int = field(default=2, metadata={"help": "Checkpoints kept while training."})
-    keep_checkpoints: bool = field(default=False, metadata={"help": "Keep checkpoint-* directories after a "
+    keep_checkpoints: bool = field(default=False, metadata={"help": "Keep OUT/checkpoints/ after a "
                                                                     "completed run (default: removed)."})
 
     def __post_init__(self) -> None:

@@ -24,9 +24,9 @@ from quals.data.readers import FieldMap, read_rows
 from quals.training.summarizer.config import DEFAULT_SUMMARIZER, SummarizerConfig
 from quals.training.summarizer.run import (
     TrainingResult,
-    check_output_dir,
     completed_result,
     model_record,
+    prepare_run,
     prepare_trainable,
     train_and_save,
     training_arguments,
@@ -100,7 +100,7 @@ def train_summarizer(train_path: str | Path, output_dir: str | Path, *, model: s
     run = {"stage": "train-summarizer", **model_record(model), "config": config.to_dict(),
            "train": str(Path(train_path).resolve()), "eval": str(Path(eval_path).resolve()) if eval_path else None,
            "fields": asdict(fields)}
-    done = check_output_dir(output_dir, run, overwrite)
+    directory, done, last = prepare_run(output_dir, run, overwrite)
     if done is not None:
         logger.info("%s already holds this finished run", output_dir)
         return completed_result(output_dir, done)
@@ -115,18 +115,18 @@ def train_summarizer(train_path: str | Path, output_dir: str | Path, *, model: s
         raise ValueError(f"{train_path} has no usable (document, summary) rows")
     summarizer, base = prepare_trainable(model, config, {"instruction": config.instruction})
     encode = lambda items: ListDataset([summarizer.encode_example(d, s) for d, s in items])  # noqa: E731
-    trainer = _mle_trainer(summarizer, config, output_dir, encode(pairs), encode(held) if held else None,
+    trainer = _mle_trainer(summarizer, config, directory, encode(pairs), encode(held) if held else None,
                            use_cpu, show_progress)
     counts = {"n_train": len(pairs), "n_eval": len(held), "n_skipped": skipped}
-    return train_and_save(trainer, summarizer, base, output_dir, run, lora=config.lora, counts=counts,
+    return train_and_save(trainer, summarizer, base, directory, last, lora=config.lora, counts=counts,
                           keep_checkpoints=config.keep_checkpoints)
 
 
-def _mle_trainer(summarizer, config: SummarizerConfig, output_dir: Path, train, held, use_cpu: bool,
+def _mle_trainer(summarizer, config: SummarizerConfig, directory, train, held, use_cpu: bool,
                  show_progress: bool):
     from transformers import DataCollatorForSeq2Seq, Trainer
 
-    args = training_arguments(output_dir, config, has_eval=held is not None, use_cpu=use_cpu,
+    args = training_arguments(directory, config, has_eval=held is not None, use_cpu=use_cpu,
                               label_smoothing=config.label_smoothing, show_progress=show_progress)
     # Pads input_ids with the pad token and labels with -100, on the tokenizer's padding side, and
     # builds decoder_input_ids from the labels for encoder-decoder models.

@@ -210,7 +210,10 @@ def load_summarizer(model: str = DEFAULT_SUMMARIZER, *, device: str = "auto", dt
     """
     directory = Path(model) if not is_packaged(model) and Path(model).is_dir() else None
     info = read_info(directory)
-    if info is not None and not info.get("complete", True):
+    from quals.training.run import CHECKPOINTS, RUN_CONFIG_FILE
+
+    unfinished = info is None and directory is not None and (directory / CHECKPOINTS / RUN_CONFIG_FILE).exists()
+    if unfinished or (info is not None and not info.get("complete", True)):
         raise ValueError(f"{model} holds an unfinished training run; rerun its training command to resume it")
     loaded = load_model(model, device=device, dtype=dtype, trainable_adapter=trainable_adapter)
     network, tokenizer = loaded.network, loaded.tokenizer

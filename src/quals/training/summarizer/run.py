@@ -1,32 +1,19 @@
-"""What MLE and ConSeq training runs share: the trainable model (full or LoRA), HF
-``TrainingArguments`` from a config, resume from the last checkpoint, and the finished output
-directory (weights or adapter, tokenizer, ``quals_summarizer.json``).
-
-A run directory is complete when its ``quals_summarizer.json`` says so; a rerun with the same
-settings then returns at once, a rerun after an interruption resumes from the last
-``checkpoint-N`` (model, optimiser, scheduler and RNG states, as HF ``Trainer`` saves them), and a
-rerun with other settings is refused unless ``overwrite``.
+"""What MLE and ConSeq summarizer runs add to :mod:`quals.training.run` (the run directory,
+resume, precision and saving every trainer shares): the trainable summarizer (full or LoRA) and
+the finished output directory (weights or adapter, tokenizer, ``quals_summarizer.json``).
 """
 
 from __future__ import annotations
 
 import logging
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 from quals.models.weights import canonical_id, plain_fingerprint, weights_fingerprint
+from quals.training import run as runs
 from quals.training.lora import add_lora, log_trainable
 from quals.training.summarizer.config import TrainingSettings
-from quals.training.summarizer.model import (
-    INFO_FILE,
-    Summarizer,
-    format_dict,
-    is_adapter,
-    load_summarizer,
-    read_info,
-    write_info,
-)
+from quals.training.summarizer.model import INFO_FILE, Summarizer, format_dict, is_adapter, load_summarizer
 
 logger = logging.getLogger(__name__)
 
@@ -61,35 +48,20 @@ class TrainingResult:
                 "resumed_from": self.resumed_from, "already_complete": self.already_complete}
 
 
-def is_main_process() -> bool:
-    import os
-
-    return int(os.environ.get("RANK", "0")) == 0
+def run_directory(output_dir: Path, run: dict) -> runs.RunDirectory:
+    return runs.RunDirectory(Path(output_dir), INFO_FILE, run)
 
 
-def check_output_dir(output_dir: Path, run: dict, overwrite: bool) -> dict | None:
-    """The finished run's info when ``output_dir`` already holds this exact run; else prepare it.
+def prepare_run(output_dir: Path, run: dict, overwrite: bool) -> tuple[runs.RunDirectory, dict | None, str | None]:
+    """The run directory, the finished run's info if it holds this exact run, and the checkpoint
+    to resume from (see :mod:`quals.training.run` for the rule)."""
+    from accelerate import PartialState
 
-    Raises:
-        FileExistsError: ``output_dir`` holds something else (another run, or unrelated files).
-    """
-    info = read_info(output_dir) if output_dir.is_dir() else None
-    if overwrite and output_dir.exists():
-        if is_main_process():
-            shutil.rmtree(output_dir)
-        info = None
-    elif info is not None and info.get("run") != run:
-        raise FileExistsError(f"{output_dir} holds a training run with other settings or inputs (see "
-                              f"{output_dir / INFO_FILE}); pass --overwrite or choose another directory")
-    elif info is None and output_dir.is_dir() and any(output_dir.iterdir()):
-        raise FileExistsError(f"{output_dir} is not empty and holds no quals training run; choose another "
-                              f"directory or pass --overwrite")
-    if info is not None and info.get("complete"):
-        return info
-    if is_main_process():
-        output_dir.mkdir(parents=True, exist_ok=True)
-        write_info(output_dir, {"run": run, "complete": False})
-    return None
+    directory = run_directory(output_dir, run)
+    state = PartialState()
+    with state.main_process_first():
+        done, last = directory.prepare(overwrite=overwrite, is_main=state.is_main_process)
+    return directory, done, last
 
 
 def prepare_trainable(model: str, config: TrainingSettings,
@@ -119,59 +91,33 @@ def prepare_trainable(model: str, config: TrainingSettings,
     return summarizer, base
 
 
-def training_arguments(output_dir: Path, config: TrainingSettings, *, has_eval: bool, use_cpu: bool = False,
+def training_arguments(run: runs.RunDirectory, config: TrainingSettings, *, has_eval: bool, use_cpu: bool = False,
                        label_smoothing: float = 0.0, show_progress: bool = False):
-    """HF ``TrainingArguments`` for a summarizer run (bf16 autocast on GPUs that support it)."""
-    import torch
-    from transformers import TrainingArguments
-
-    bf16 = (not use_cpu) and torch.cuda.is_available() and torch.cuda.is_bf16_supported()
-    return TrainingArguments(
-        output_dir=str(output_dir), learning_rate=config.learning_rate, num_train_epochs=config.num_train_epochs,
-        max_steps=config.max_steps, per_device_train_batch_size=config.batch_size,
-        per_device_eval_batch_size=config.batch_size, gradient_accumulation_steps=config.gradient_accumulation_steps,
-        weight_decay=config.weight_decay, warmup_steps=config.warmup_steps,
-        lr_scheduler_type=config.lr_scheduler_type, max_grad_norm=config.max_grad_norm,
-        label_smoothing_factor=label_smoothing, seed=config.seed, data_seed=config.seed,
-        logging_steps=config.logging_steps, save_strategy="steps", save_steps=config.save_steps,
-        save_total_limit=config.save_total_limit, eval_strategy="epoch" if has_eval else "no",
-        report_to="none", remove_unused_columns=False, bf16=bf16, use_cpu=use_cpu, dataloader_num_workers=0,
-        dataloader_pin_memory=torch.cuda.is_available() and not use_cpu,
-        ddp_find_unused_parameters=False, disable_tqdm=not show_progress, logging_first_step=True,
-    )
+    """HF ``TrainingArguments`` for a summarizer run: held-out loss every epoch, label smoothing."""
+    return runs.training_arguments(run, config, learning_rate=config.learning_rate, has_eval=has_eval,
+                                   use_cpu=use_cpu, show_progress=show_progress,
+                                   label_smoothing_factor=label_smoothing, ddp_find_unused_parameters=False)
 
 
-def last_checkpoint(output_dir: Path) -> str | None:
-    from transformers.trainer_utils import get_last_checkpoint
-
-    return get_last_checkpoint(str(output_dir)) if output_dir.is_dir() else None
-
-
-def train_and_save(trainer, summarizer: Summarizer, base: str, output_dir: Path, run: dict, *, lora: bool,
-                   counts: dict, keep_checkpoints: bool) -> TrainingResult:
-    """Train (resuming from the last checkpoint), evaluate, save the model and the finished info."""
-    resume = last_checkpoint(output_dir)
-    if resume:
-        logger.info("resuming from %s", resume)
-    output = trainer.train(resume_from_checkpoint=resume)
+def train_and_save(trainer, summarizer: Summarizer, base: str, run: runs.RunDirectory, last: str | None, *,
+                   lora: bool, counts: dict, keep_checkpoints: bool) -> TrainingResult:
+    """Train (resuming from ``last``), evaluate, save the model and, last, the finished info."""
+    clock = runs.elapsed_clock(last)
+    trainer.add_callback(clock)
+    output = runs.train(trainer, last)
     metrics = dict(output.metrics)
     if trainer.eval_dataset is not None:
         metrics.update(trainer.evaluate())
-    trainer.save_model(str(output_dir))
-    result = TrainingResult(output_dir, counts["n_train"], counts["n_eval"], counts["n_skipped"],
-                            trainer.state.global_step, _finite(metrics), resumed_from=resume)
-    if trainer.is_world_process_zero():
-        info = {"run": run, "complete": True, "format": format_dict(summarizer.format),
-                "family": summarizer.format.family, "result": result.to_dict(), "versions": _versions(),
-                "log_history": _finite_list(trainer.state.log_history)}
+    metrics["train_seconds"] = round(clock.total, 1)
+    result = TrainingResult(run.output, counts["n_train"], counts["n_eval"], counts["n_skipped"],
+                            trainer.state.global_step, runs.finite(metrics), resumed_from=last)
+    if run.save_weights(trainer):
+        info = {"format": format_dict(summarizer.format), "family": summarizer.format.family,
+                "result": result.to_dict(), "versions": runs.versions(),
+                "log_history": [runs.finite(entry) for entry in trainer.state.log_history]}
         if lora:
             info.update(base_model=base, base_fingerprint=plain_fingerprint(base))
-        if not keep_checkpoints:
-            for checkpoint in output_dir.glob("checkpoint-*"):
-                shutil.rmtree(checkpoint)
-        # The settings are in the info file; the Trainer's pickled copy is not needed to load the model.
-        (output_dir / "training_args.bin").unlink(missing_ok=True)
-        write_info(output_dir, info)
+        run.complete(info, keep_checkpoints=keep_checkpoints)
     return result
 
 
@@ -185,21 +131,3 @@ def completed_result(output_dir: Path, info: dict) -> TrainingResult:
 def model_record(model: str) -> dict:
     """How a run names its starting model: id that works from anywhere, and its weights."""
     return {"model": canonical_id(model), "weights": weights_fingerprint(model)}
-
-
-def _versions() -> dict:
-    from importlib.metadata import version
-
-    from quals import __version__
-
-    return {"quals": __version__, **{name: version(name) for name in ("torch", "transformers", "peft", "accelerate")}}
-
-
-def _finite(metrics: dict) -> dict:
-    import math
-
-    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in metrics.items()}
-
-
-def _finite_list(entries: list[dict]) -> list[dict]:
-    return [_finite(entry) for entry in entries]
