@@ -17,7 +17,6 @@ model it applies to (``packaged:`` id, directory or hub id) with that base's fin
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -177,12 +176,6 @@ def default_format(tokenizer, family: str, instruction: str = DEFAULT_INSTRUCTIO
 # ----- the info file ---------------------------------------------------------------------------
 def read_info(directory: Path | None) -> dict | None:
     return read_info_file(directory, INFO_FILE)
-
-
-def write_info(directory: Path, info: dict) -> None:
-    tmp = directory / (INFO_FILE + ".tmp")
-    tmp.write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
-    tmp.replace(directory / INFO_FILE)
 
 
 def is_adapter(model: str) -> bool:
