@@ -57,6 +57,18 @@ class DecodeState:
                 setattr(self, name, value.index_select(0, rows))
 
 
+def eos_token_id(tokenizer, model, model_id: str) -> int:
+    """The end-of-sequence id: the tokenizer's, else the model config's first one."""
+    eos = tokenizer.eos_token_id
+    if eos is None:
+        eos = getattr(model.config, "eos_token_id", None)
+    if isinstance(eos, (list, tuple)):
+        eos = eos[0]
+    if eos is None:
+        raise ValueError(f"{model_id} defines no EOS token")
+    return int(eos)
+
+
 def special_wrapping(tokenizer) -> tuple[list[int], list[int]]:
     """The special tokens the tokenizer puts before and after a text (e.g. BART's <s> ... </s>)."""
     probe = "quals"
@@ -112,14 +124,7 @@ class Backbone:
             self._prompt_suffix = list(self._special_suffix)
 
     def _eos_token_id(self) -> int:
-        eos = self.tokenizer.eos_token_id
-        if eos is None:
-            eos = self.model.config.eos_token_id
-        if isinstance(eos, (list, tuple)):
-            eos = eos[0]
-        if eos is None:
-            raise ValueError(f"{self.model_id} defines no EOS token")
-        return int(eos)
+        return eos_token_id(self.tokenizer, self.model, self.model_id)
 
     @property
     def format_fingerprint(self) -> str:

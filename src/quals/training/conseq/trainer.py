@@ -24,7 +24,6 @@ from quals.training.summarizer.mle import ListDataset
 from quals.training.summarizer.model import is_adapter
 from quals.training.summarizer.run import (
     TrainingResult,
-    completed_result,
     model_record,
     prepare_run,
     prepare_trainable,
@@ -120,10 +119,9 @@ def train_conseq(triples_path: str | Path, output_dir: str | Path, *, model: str
     output_dir = Path(output_dir)
     run = {"stage": "conseq-train", **model_record(model), "config": config.to_dict(),
            "triples": str(Path(triples_path).resolve())}
-    directory, done, last = prepare_run(output_dir, run, overwrite)
-    if done is not None:
-        logger.info("%s already holds this finished run", output_dir)
-        return completed_result(output_dir, done)
+    directory, finished, last = prepare_run(output_dir, run, overwrite)
+    if finished is not None:
+        return finished
     triples = read_triples(triples_path)
     if not triples:
         raise ValueError(f"{triples_path} holds no triples: the selection kept no document")

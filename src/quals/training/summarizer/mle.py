@@ -24,7 +24,6 @@ from quals.data.readers import FieldMap, read_rows
 from quals.training.summarizer.config import DEFAULT_SUMMARIZER, SummarizerConfig
 from quals.training.summarizer.run import (
     TrainingResult,
-    completed_result,
     model_record,
     prepare_run,
     prepare_trainable,
@@ -100,10 +99,9 @@ def train_summarizer(train_path: str | Path, output_dir: str | Path, *, model: s
     run = {"stage": "train-summarizer", **model_record(model), "config": config.to_dict(),
            "train": str(Path(train_path).resolve()), "eval": str(Path(eval_path).resolve()) if eval_path else None,
            "fields": asdict(fields)}
-    directory, done, last = prepare_run(output_dir, run, overwrite)
-    if done is not None:
-        logger.info("%s already holds this finished run", output_dir)
-        return completed_result(output_dir, done)
+    directory, finished, last = prepare_run(output_dir, run, overwrite)
+    if finished is not None:
+        return finished
     pairs, skipped = read_pairs(train_path, fields, input_format)
     if eval_path is not None:
         held, skipped_eval = read_pairs(eval_path, fields, input_format)

@@ -88,14 +88,9 @@ class Summarizer:
 
     @property
     def eos_token_id(self) -> int:
-        eos = self.tokenizer.eos_token_id
-        if eos is None:
-            eos = getattr(self.model.config, "eos_token_id", None)
-        if isinstance(eos, (list, tuple)):
-            eos = eos[0]
-        if eos is None:
-            raise ValueError(f"{self.model_id} defines no EOS token")
-        return int(eos)
+        from quals.models.backbone import eos_token_id
+
+        return eos_token_id(self.tokenizer, self.model, self.model_id)
 
     @property
     def pad_token_id(self) -> int:

@@ -52,8 +52,9 @@ def run_directory(output_dir: Path, run: dict) -> runs.RunDirectory:
     return runs.RunDirectory(Path(output_dir), INFO_FILE, run)
 
 
-def prepare_run(output_dir: Path, run: dict, overwrite: bool) -> tuple[runs.RunDirectory, dict | None, str | None]:
-    """The run directory, the finished run's info if it holds this exact run, and the checkpoint
+def prepare_run(output_dir: Path, run: dict, overwrite: bool
+                ) -> tuple[runs.RunDirectory, TrainingResult | None, str | None]:
+    """The run directory, the finished run's result if it holds this exact run, and the checkpoint
     to resume from (see :mod:`quals.training.run` for the rule)."""
     from accelerate import PartialState
 
@@ -61,7 +62,10 @@ def prepare_run(output_dir: Path, run: dict, overwrite: bool) -> tuple[runs.RunD
     state = PartialState()
     with state.main_process_first():
         done, last = directory.prepare(overwrite=overwrite, is_main=state.is_main_process)
-    return directory, done, last
+    if done is not None:
+        logger.info("%s already holds this finished run", output_dir)
+        return directory, _completed_result(Path(output_dir), done), None
+    return directory, None, last
 
 
 def prepare_trainable(model: str, config: TrainingSettings,
@@ -121,7 +125,7 @@ def train_and_save(trainer, summarizer: Summarizer, base: str, run: runs.RunDire
     return result
 
 
-def completed_result(output_dir: Path, info: dict) -> TrainingResult:
+def _completed_result(output_dir: Path, info: dict) -> TrainingResult:
     saved = info.get("result", {})
     return TrainingResult(output_dir, saved.get("n_train", 0), saved.get("n_eval", 0), saved.get("n_skipped", 0),
                           saved.get("global_step", 0), saved.get("metrics", {}), saved.get("resumed_from"),
