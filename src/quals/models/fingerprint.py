@@ -30,25 +30,41 @@ def _file_digest(path: Path, memo: dict[str, str]) -> str:
     return memo[key]
 
 
-def directory_fingerprint(directory: Path) -> str:
-    """sha256 over the names and contents of the weight files in ``directory`` (recursively)."""
-    files = sorted(p for p in directory.rglob("*") if p.is_file() and p.suffix in _WEIGHT_SUFFIXES)
-    if not files:
-        raise ValueError(f"no safetensors weights in {directory}")
-    memo_file = _memo_path()
+def _load_memo() -> dict[str, str]:
     try:
-        memo = json.loads(memo_file.read_text())
+        return json.loads(_memo_path().read_text())
     except (OSError, ValueError):
-        memo = {}
-    digest = hashlib.sha256()
-    for path in files:
-        digest.update(str(path.relative_to(directory)).encode())
-        digest.update(_file_digest(path, memo).encode())
+        return {}
+
+
+def _save_memo(memo: dict[str, str]) -> None:
     try:  # memo is an optimisation: a failed write costs only time
+        memo_file = _memo_path()
         memo_file.parent.mkdir(parents=True, exist_ok=True)
         tmp = memo_file.with_suffix(f".tmp{os.getpid()}")
         tmp.write_text(json.dumps(memo))
         os.replace(tmp, memo_file)
     except OSError:
         pass
+
+
+def file_sha256(path: Path) -> str:
+    """The sha256 of one file, memoised like the directory fingerprints."""
+    memo = _load_memo()
+    digest = _file_digest(path, memo)
+    _save_memo(memo)
+    return digest
+
+
+def directory_fingerprint(directory: Path) -> str:
+    """sha256 over the names and contents of the weight files in ``directory`` (recursively)."""
+    files = sorted(p for p in directory.rglob("*") if p.is_file() and p.suffix in _WEIGHT_SUFFIXES)
+    if not files:
+        raise ValueError(f"no safetensors weights in {directory}")
+    memo = _load_memo()
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(str(path.relative_to(directory)).encode())
+        digest.update(_file_digest(path, memo).encode())
+    _save_memo(memo)
     return "sha256:" + digest.hexdigest()

