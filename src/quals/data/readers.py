@@ -107,7 +107,7 @@ def _jsonl_records(path: Path) -> Iterator[tuple[int, dict | None, str | None]]:
 def _csv_records(path: Path) -> Iterator[tuple[int, dict | None, str | None]]:
     csv.field_size_limit(min(sys.maxsize, 2**31 - 1))  # documents can be longer than csv's 128 KiB default
     # surrogateescape keeps going past a byte that is not UTF-8; the record holding it is reported
-    with _open_text(path, encoding="utf-8-sig", errors="surrogateescape") as handle:
+    with open_text(path, encoding="utf-8-sig", errors="surrogateescape") as handle:
         reader = csv.reader(handle, strict=True)
         header: list[str] | None = None
         while True:
@@ -158,7 +158,9 @@ def strict_json_lines(handle, source: str, required: tuple[str, ...] = (), *,
         yield number, record
 
 
-def _open_text(path: Path, encoding: str = "utf-8", errors: str = "strict"):
+def open_text(path: Path, encoding: str = "utf-8", errors: str = "strict"):
+    """A text file, gzip-compressed when its name ends in ``.gz``."""
+    path = Path(path)
     if path.suffix == ".gz":
         import gzip
 

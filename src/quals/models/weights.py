@@ -42,7 +42,7 @@ logger = logging.getLogger(__name__)
 ADAPTER_CONFIG_FILE = "adapter_config.json"
 ADAPTER_WEIGHTS_FILE = "adapter_model.safetensors"
 # Info files quals writes beside trained weights; either may record an adapter's base model.
-INFO_FILES = ("quals_summarizer.json", "quals_qagen.json")
+INFO_FILES = ("quals_summarizer.json", "quals_qagen.json", "quals_classifier.json")
 
 
 @dataclass
@@ -189,8 +189,8 @@ def same_weights(recorded: str, current: str) -> bool:
 def _check_base(adapter_dir: Path, base: str, base_fingerprint: str) -> None:
     _, recorded = _recorded_base(adapter_dir)
     if not recorded:
-        info = read_info(adapter_dir, INFO_FILES[1])
-        recorded = info.get("base_fingerprint") if info else None
+        infos = [read_info(adapter_dir, name) for name in INFO_FILES[1:]]
+        recorded = next((info["base_fingerprint"] for info in infos if info and info.get("base_fingerprint")), None)
     if recorded and not same_weights(recorded, base_fingerprint):
         raise ValueError(f"adapter {adapter_dir} was trained on base weights {recorded}, but the base model "
                          f"{base} loaded now has {base_fingerprint}")

@@ -23,7 +23,6 @@ Example:
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -35,8 +34,8 @@ from transformers import Trainer, set_seed
 
 from quals.data.qa_datasets import read_qa_files
 from quals.models.loading import QAGEN_INFO_FILE, save_format
-from quals.models.weights import ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE
 from quals.training import run as runs
+from quals.training.lora import finalize_adapter
 from quals.training.qagen.model import TrainableModel, load_trainable
 from quals.training.qagen.config import QAGenTrainingConfig
 from quals.training.qagen.examples import (
@@ -189,30 +188,13 @@ def _final_eval_loss(trainer: Trainer) -> float:
     return float(trainer.evaluate()["eval_loss"])
 
 
-def _rewrite_adapter(output: Path, base: str, dtype: str) -> None:
-    """Record the base model as the user named it (``packaged:NAME``, an absolute directory or a
-    hub id) and store the adapter weights in ``dtype``."""
-    from safetensors.torch import load_file, save_file
-
-    config_file = output / ADAPTER_CONFIG_FILE
-    adapter_config = json.loads(config_file.read_text())
-    adapter_config["base_model_name_or_path"] = base
-    config_file.write_text(json.dumps(adapter_config, indent=2, sort_keys=True) + "\n")
-    if dtype != "float32":
-        weights = output / ADAPTER_WEIGHTS_FILE
-        target = getattr(torch, dtype)
-        tensors = {k: (v.to(target) if v.is_floating_point() else v) for k, v in load_file(str(weights)).items()}
-        save_file(tensors, str(weights), metadata={"format": "pt"})
-
-
 def _save_result(run: runs.RunDirectory, trainer: Trainer, trainable: TrainableModel, config: QAGenTrainingConfig,
                  info: dict) -> None:
     """Write the model (or adapter), its QA format and, last, ``quals_qagen.json``."""
     if not run.save_weights(trainer):
         return
     if trainable.lora:
-        base = str(Path(config.model).resolve()) if Path(config.model).is_dir() else config.model
-        _rewrite_adapter(run.output, base, config.adapter_dtype)
+        finalize_adapter(run.output, config.model, config.adapter_dtype)
     else:
         trainable.tokenizer.save_pretrained(str(run.output))
     save_format(trainable.backbone.qa_format, run.output)
