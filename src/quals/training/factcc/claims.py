@@ -95,7 +95,7 @@ _NUMBER_WORDS = (
     ("half", "quarter", "third"),
 )
 _WORD_RE = re.compile(r"[A-Za-z]+")
-_DIGIT_RUN_RE = re.compile(r"\d+")
+_NUMBER_RE = re.compile(r"\d+(?:[.,]\d+)*")
 _ORDINAL_RE = re.compile(r"\b(\d+)(st|nd|rd|th)\b", re.IGNORECASE)
 
 
@@ -288,13 +288,16 @@ def entity_swap(doc: ParsedDocument, sentence: ParsedSentence, rng: random.Rando
 
 def _perturb_digits(text: str, rng: random.Random, last: int | None = None) -> str | None:
     """One digit of ``text`` changed (among the ``last`` digits of each number when given); None if none."""
-    runs = list(_DIGIT_RUN_RE.finditer(text))
+    runs = list(_NUMBER_RE.finditer(text))  # "1,250" and "2.5" are one number each
     if not runs:
         return None
-    positions = [i for run in runs for i in range(run.start() if last is None else max(run.start(), run.end() - last),
-                                                  run.end())]
+    positions = []
+    for run in runs:
+        digits = [i for i in range(run.start(), run.end()) if text[i].isdigit()]
+        positions.extend(digits if last is None else digits[-last:])
     i = positions[rng.randrange(len(positions))]
-    leading = any(run.start() == i and run.end() - run.start() > 1 for run in runs)
+    # no leading zero ("250" -> "050", "1,250" -> "0,250"); "2.5" -> "0.5" is fine
+    leading = any(run.start() == i and i + 1 < run.end() and text[i + 1] != "." for run in runs)
     digits = [d for d in "0123456789" if d != text[i] and not (leading and d == "0")]
     new = text[:i] + digits[rng.randrange(len(digits))] + text[i + 1:]
     return _ORDINAL_RE.sub(lambda m: m.group(1) + _ordinal_suffix(int(m.group(1)), m.group(2)), new)
@@ -406,10 +409,9 @@ def negation(doc: ParsedDocument, sentence: ParsedSentence, rng: random.Random) 
     negator = "not" if word in NOT_ONLY else ("not", "n't")[rng.randrange(2)]
     if negator == "not":
         new = aux.text + " not"
-    elif _tokenized_style(doc):
-        new = (_match_case(aux.text, "ca") if word == "can" else aux.text) + " n't"
     else:
-        new = aux.text + "n't"  # "can't", "didn't", "isn't"
+        stem = _match_case(aux.text, "ca") if word == "can" else aux.text
+        new = stem + (" n't" if _tokenized_style(doc) else "n't")  # "ca n't" / "can't", "did n't" / "didn't"
     return _rewrite(doc, sentence, aux.start, aux.end, new, "negation", "rule")
 
 
