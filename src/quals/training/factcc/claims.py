@@ -21,6 +21,12 @@ French, German, Chinese, Spanish, Russian). That needs a translation service or 
 which are not available offline here, so our positives are the original sentence (and its noisy copy)
 only; a classifier trained on them may treat any rewording as inconsistent.
 
+Other known noise, as in FactCC: a pronoun swap may break agreement ("they were" -> "she were"), so
+some negatives are also ungrammatical; a date or number swap may, rarely, give a true statement
+("last week" for "ten days ago"); and spaCy's NER, trained on cased text, finds fewer entities and
+makes more type errors on the lowercased CNN/DM text of See et al. (2017) (about 74 entities per 1,000
+tokens on 200 training documents), which lowers the yield of the entity swap.
+
 Parsing is apart from transforming: :func:`parse` turns spaCy's analysis into the plain dataclasses
 :class:`ParsedDocument` / :class:`ParsedSentence` / :class:`Entity` / :class:`Token`, and every
 transformation is a pure function ``fn(doc, sentence, rng) -> Claim | None`` over them (``None`` when it
