@@ -49,13 +49,14 @@ class PackagedModel:
 
 @dataclass(frozen=True)
 class PackagedAdapter:
-    """A QAGen adapter shipped as package data under ``quals/models/adapters/<directory>/``."""
+    """An adapter (QAGen, classifier) shipped as package data under ``quals/models/adapters/<directory>/``."""
 
     name: str
     base: str
     directory: str
     licence: str
     description: str
+    how_to_train: str = "reproduce/train_qagen_default.sh (docs/qagen.md)"
 
 
 PACKAGED_MODELS: dict[str, PackagedModel] = {
@@ -110,6 +111,14 @@ PACKAGED_ADAPTERS: dict[str, PackagedAdapter] = {
         description="LoRA QAGen on Gemma-3-270m (docs/qagen.md; not shipped, trained and installed by "
                     "reproduce/train_qagen_default.sh)",
     ),
+    "minilm-l6-factcc": PackagedAdapter(
+        name="minilm-l6-factcc",
+        base=PACKAGED_PREFIX + "minilm-l6",
+        directory="minilm-l6-factcc",
+        licence="Apache-2.0 (base model); trained on claims made from CNN/DM training articles",
+        description="FactCC-style consistency classifier: LoRA and a 2-way head on MiniLM-L6 (docs/factcc.md)",
+        how_to_train="reproduce/train_factcc.sh (docs/factcc.md)",
+    ),
 }
 
 # The packaged base model (what summarizers and QAGen training start from).
@@ -139,7 +148,7 @@ def _unknown(model: str) -> ValueError:
 
 
 def is_packaged_adapter(model: str) -> bool:
-    """True for ``packaged:NAME`` naming a QAGen adapter shipped inside quals."""
+    """True for ``packaged:NAME`` naming an adapter shipped inside quals."""
     return is_packaged(model) and _packaged_name(model) in PACKAGED_ADAPTERS
 
 
@@ -151,7 +160,7 @@ def packaged_spec(model: str) -> PackagedModel:
 
 
 def packaged_adapter_dir(model: str) -> Path:
-    """Directory of a shipped QAGen adapter (package data; read-only).
+    """Directory of a shipped adapter (package data; read-only).
 
     Raises:
         ValueError: not a packaged adapter.
@@ -164,7 +173,7 @@ def packaged_adapter_dir(model: str) -> Path:
     if not (directory / "adapter_config.json").is_file():
         raise FileNotFoundError(
             f"packaged adapter {model!r} is not shipped in this install ({directory} has no "
-            "adapter_config.json); train it with reproduce/train_qagen_default.sh (docs/qagen.md)"
+            f"adapter_config.json); train it with {PACKAGED_ADAPTERS[name].how_to_train}"
         )
     return directory
 
