@@ -45,7 +45,8 @@ def test_training_lowers_the_loss_and_the_scorer_loads_what_was_trained(tmp_path
     assert result.global_step == 12 and losses[-1] < losses[0]
     assert result.eval_accuracy is not None and info["id2label"] == {"0": "inconsistent", "1": "consistent"}
     assert (tmp_path / "out" / "adapter_model.safetensors").is_file() is lora
-    scorer = FactCC(str(tmp_path / "out"), device="cpu", dtype="float32", max_length=32)
+    scorer = FactCC(str(tmp_path / "out"), device="cpu", dtype="float32")
+    assert (scorer.max_length, scorer.chunk_overlap) == (32, 64)  # as trained
     assert scorer.label == 1  # from quals_classifier.json: the base's generic labels would be refused
     scores = scorer.score([DOCUMENT] * 2, ["the cat sat on the mat in paris .", "who sat on the mat in paris ?"])
     assert scores.scores[0] > scores.scores[1]  # learnt from 12 steps on these very claims

@@ -47,8 +47,10 @@ class FactccConfig:
     """How summaries and documents become classifier inputs."""
 
     max_length: int | None = field(default=None, metadata={
-        "help": "Tokens per (chunk, sentence) input (default: the model's limit, at most 512)."})
-    chunk_overlap: int = field(default=128, metadata={"help": "Document tokens shared by consecutive chunks."})
+        "help": "Tokens per (chunk, sentence) input (default: what a quals-trained classifier was trained "
+                "with, else the model's limit, at most 512)."})
+    chunk_overlap: int | None = field(default=None, metadata={
+        "help": "Document tokens shared by consecutive chunks (default: the training setting, else 128)."})
     aggregation: str = field(default="mean", metadata={
         "help": "Over summary sentences: mean (SummaC-ZS) or min (one unsupported sentence decides)."})
     consistent_label: int | None = field(default=None, metadata={
@@ -59,7 +61,7 @@ class FactccConfig:
             raise ValueError(f"aggregation must be one of {', '.join(AGGREGATIONS)}, got {self.aggregation!r}")
         if self.max_length is not None and self.max_length < 8:
             raise ValueError(f"max_length must be >= 8, got {self.max_length}")
-        if self.chunk_overlap < 0:
+        if self.chunk_overlap is not None and self.chunk_overlap < 0:
             raise ValueError(f"chunk_overlap must be >= 0, got {self.chunk_overlap}")
 
     def to_dict(self) -> dict:
@@ -212,16 +214,16 @@ class FactCC:
         loaded = load_model(model, device=device, dtype=dtype, head="sequence-classification")
         self.model, self.tokenizer = loaded.network, loaded.tokenizer
         self.model_id, self.fingerprint, self.batch_size = model, loaded.fingerprint, batch_size
-        id2label = dict(self.model.config.id2label)
-        info = loaded.directory / CLASSIFIER_INFO_FILE if loaded.directory is not None else None
-        if info is not None and info.is_file():
-            id2label = json.loads(info.read_text())["id2label"]
-        self.id2label = {int(k): str(v) for k, v in id2label.items()}
+        info_file = loaded.directory / CLASSIFIER_INFO_FILE if loaded.directory is not None else None
+        info = json.loads(info_file.read_text()) if info_file is not None and info_file.is_file() else {}
+        self.id2label = {int(k): str(v) for k, v in info.get("id2label", self.model.config.id2label).items()}
         self.label = consistent_label(self.id2label, self.config.consistent_label)
         limit = getattr(self.model.config, "max_position_embeddings", 512)
-        if self.config.max_length is not None and self.config.max_length > limit:
-            raise ValueError(f"max_length {self.config.max_length} is over the model's {limit} positions")
-        self.max_length = self.config.max_length or min(512, limit)
+        self.max_length = self.config.max_length or info.get("max_length") or min(512, limit)
+        if self.max_length > limit:
+            raise ValueError(f"max_length {self.max_length} is over the model's {limit} positions")
+        self.chunk_overlap = next(v for v in (self.config.chunk_overlap, info.get("chunk_overlap"), 128)
+                                  if v is not None)
         self.layout = PairLayout.of(self.tokenizer)
         self.special_tokens = self.layout.n_special
 
@@ -246,8 +248,8 @@ class FactCC:
         import spacy
 
         model, versions = self.models()["classifier"], self._versions()
-        settings = json.dumps({**self.config.to_dict(), "max_length": self.max_length}, sort_keys=True,
-                              separators=(",", ":"))
+        settings = json.dumps({**self.config.to_dict(), "max_length": self.max_length,
+                               "chunk_overlap": self.chunk_overlap}, sort_keys=True, separators=(",", ":"))
         return (f"factcc:{versions['quals_version']}|model:{model['model']}|weights:{model['weights']}|"
                 f"label:{self.label}|dtype:{model['dtype']}|settings:{settings}|"
                 f"sentences:spacy-{spacy.__version__}/sentencizer|torch:{versions['torch_version']}|"
@@ -256,7 +258,8 @@ class FactCC:
     def run_info(self) -> dict:
         """The run fingerprint written beside outputs."""
         return {"metric": "factcc", "signature": self.signature, "models": self.models(), **self._versions(),
-                "settings": self.config.to_dict(), "max_length": self.max_length, "batch_size": self.batch_size}
+                "settings": {**self.config.to_dict(), "max_length": self.max_length,
+                             "chunk_overlap": self.chunk_overlap}, "batch_size": self.batch_size}
 
     def count_tokens(self, text: str) -> int:
         return len(self._ids(text))
@@ -268,7 +271,7 @@ class FactCC:
     def _inputs(self, document: list[int], claims: list[list[int]]) -> tuple[list[tuple[list[int], list[int]]], int]:
         """Every (chunk, claim) input of one summary, sentence-major, and the number of chunks."""
         budget = document_budget(self.max_length, self.special_tokens, [len(c) for c in claims])
-        spans = chunk_spans(len(document), budget, self.config.chunk_overlap)
+        spans = chunk_spans(len(document), budget, self.chunk_overlap)
         return [(document[a:b], claim) for claim in claims for a, b in spans], len(spans)
 
     def probabilities(self, pairs: Sequence[tuple[list[int], list[int]]]) -> list[float]:
