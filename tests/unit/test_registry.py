@@ -23,6 +23,26 @@ def test_scorers_on_one_model_share_its_backbone_and_get_every_loading_setting(t
 def test_paper_preset_and_unknown_names(tiny_dirs):
     factory = ScorerFactory(ScorerOptions(model=str(tiny_dirs["llama"]), device="cpu", quals_preset="paper"))
     assert factory.build("quals").config.generation.num_groups == 60
-    with pytest.raises(ValueError, match="unknown scorer 'factcc'"):
-        factory.build("factcc")
-    assert set(SCORERS) == {"quals", "qags", "lexical", "likelihood"}
+    with pytest.raises(ValueError, match="unknown scorer 'bleurt'"):
+        factory.build("bleurt")
+    assert set(SCORERS) == {"quals", "qags", "factcc", "lexical", "likelihood"}
+
+
+def test_factcc_reads_its_own_classifier_with_the_loading_settings(tmp_path):
+    from fixtures.tiny_models import build_bert_classifier
+
+    classifier = build_bert_classifier(tmp_path / "clf")
+    factory = ScorerFactory(ScorerOptions(model="ignored-by-factcc", device="cpu", dtype="float32", batch_size=5,
+                                          factcc_model=str(classifier), factcc_settings={"aggregation": "min"}))
+    factcc = factory.build("factcc")
+    assert factcc.batch_size == 5 and factcc.config.aggregation == "min" and str(factcc.model.device) == "cpu"
+    assert factcc.run_info()["metric"] == "factcc" and factcc.model_id == str(classifier)
+
+
+def test_factcc_without_a_shipped_classifier_says_how_to_train_one():
+    from quals.models.packaged import ADAPTERS_ROOT
+
+    if (ADAPTERS_ROOT / "minilm-l6-factcc" / "adapter_config.json").is_file():
+        pytest.skip("the classifier is shipped in this install")
+    with pytest.raises(FileNotFoundError, match="reproduce/train_factcc.sh"):
+        ScorerFactory(ScorerOptions(device="cpu")).build("factcc")

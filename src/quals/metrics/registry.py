@@ -1,4 +1,4 @@
-"""Scorers by name: every command and the meta-evaluation build QUALS, QAGS and the baselines here.
+"""Scorers by name: every command and the meta-evaluation build QUALS, QAGS, FactCC and the baselines here.
 
 One place decides which model each scorer reads and shares loaded models between them, so a
 new metric (a trained QAGS, a classifier) plugs in by adding a name, and a command cannot forget
@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-SCORERS = ("quals", "qags", "lexical", "likelihood")
+SCORERS = ("quals", "qags", "factcc", "lexical", "likelihood")
 
 
 @dataclass(frozen=True)
@@ -19,7 +19,8 @@ class ScorerOptions:
 
     ``model`` None: QUALS reads the default QAGen and QAGS and the likelihood baselines the
     packaged base model (prompted QG/QA and plain summary likelihood are not what a QAGen adapter
-    was trained for); a model given is read by all of them, loaded once.
+    was trained for); a model given is read by all of them, loaded once. FactCC reads a
+    sequence classifier, ``factcc_model`` (default: the shipped FactCC-style classifier).
     """
 
     model: str | None = None
@@ -31,6 +32,8 @@ class ScorerOptions:
     qags_settings: dict = field(default_factory=dict)
     qg_model: str | None = None
     qa_model: str | None = None
+    factcc_model: str | None = None
+    factcc_settings: dict = field(default_factory=dict)
     show_progress: bool = False
 
 
@@ -42,7 +45,8 @@ class ScorerFactory:
         self.options = options
         self._qagens: dict[str, object] = {}
         self._builders: dict[str, Callable[[], object]] = {
-            "quals": self._quals, "qags": self._qags, "lexical": self._lexical, "likelihood": self._likelihood}
+            "quals": self._quals, "qags": self._qags, "factcc": self._factcc, "lexical": self._lexical,
+            "likelihood": self._likelihood}
 
     def build(self, name: str):
         if name not in self._builders:
@@ -78,6 +82,13 @@ class ScorerFactory:
         return QAGS(o.model or DEFAULT_BASE_MODEL, qg_model=o.qg_model, qa_model=o.qa_model, device=o.device,
                     dtype=o.dtype, batch_size=o.batch_size, show_progress=o.show_progress,
                     qagen=None if external else self.qagen(DEFAULT_BASE_MODEL), **o.qags_settings)
+
+    def _factcc(self):
+        from quals.metrics.factcc import DEFAULT_FACTCC_MODEL, FactCC
+
+        o = self.options
+        return FactCC(o.factcc_model or DEFAULT_FACTCC_MODEL, device=o.device, dtype=o.dtype, batch_size=o.batch_size,
+                      **o.factcc_settings)
 
     def _lexical(self):
         from quals.metrics.baselines import LexicalBaselines
