@@ -231,7 +231,9 @@ class FactCC:
     def models(self) -> dict:
         return {"classifier": {"model": self.model_id, "weights": self.fingerprint,
                                "dtype": str(self.model.dtype).replace("torch.", ""),
-                               "consistent_label": self.label, "labels": self.id2label}}
+                               "consistent_label": self.label,
+                               # string keys, as JSON writes them: the resume check compares this with the sidecar
+                               "labels": {str(k): v for k, v in self.id2label.items()}}}
 
     def _versions(self) -> dict:
         import torch
