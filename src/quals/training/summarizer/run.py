@@ -127,12 +127,14 @@ def prepare_trainable(model: str, config: TrainingSettings,
 
 
 def training_arguments(output_dir: Path, config: TrainingSettings, *, has_eval: bool, use_cpu: bool = False,
-                       label_smoothing: float = 0.0, show_progress: bool = False):
-    """HF ``TrainingArguments`` for a summarizer run (bf16 autocast on GPUs that support it)."""
+                       label_smoothing: float = 0.0, show_progress: bool = False, dtype: str = "auto"):
+    """HF ``TrainingArguments`` for a summarizer run (``dtype`` auto: bf16 autocast on GPUs that support it)."""
     import torch
     from transformers import TrainingArguments
 
-    bf16 = (not use_cpu) and torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    from quals.models.device import training_bf16
+
+    bf16 = training_bf16(dtype, use_cpu=use_cpu)
     return TrainingArguments(
         output_dir=str(output_dir), learning_rate=config.learning_rate, num_train_epochs=config.num_train_epochs,
         max_steps=config.max_steps, per_device_train_batch_size=config.batch_size,
