@@ -37,3 +37,15 @@ def test_the_runner_shards_by_the_helper(monkeypatch):
     monkeypatch.setenv("WORLD_SIZE", "2")
     assert runner._world() == (1, 2)
 
+
+def test_no_module_reads_the_launcher_variables_itself():
+    """Outside the helper, only the training modules the lead is refactoring still do (issue 17)."""
+    import re
+    from pathlib import Path
+
+    src = Path(distributed.__file__).parent
+    allowed = {src / "distributed.py", src / "training" / "summarizer" / "run.py"}
+    pattern = re.compile(r"environ(\.get)?\(?\[?[\"'](LOCAL_)?(RANK|WORLD_SIZE)[\"']")
+    offenders = [str(p.relative_to(src)) for p in src.rglob("*.py")
+                 if p not in allowed and "qagen" not in p.parts and pattern.search(p.read_text())]
+    assert offenders == []
