@@ -47,11 +47,13 @@ SHARED_FLAGS = {
                     "answering sequences (QAGS); generation: source documents per `generate` call (each decoded "
                     "into its beams or samples); training: examples per device in one forward pass (gradient "
                     "accumulation multiplies the optimizer step). Each command's help names its sequences and "
-                    "default. It changes speed and memory, not results, except training, where it is the "
-                    "per-device batch of the optimisation.",
-    "--seed": "The seed of every random choice the command makes: sampling, shuffling, subsets, initialisation. "
-              "Where a command records its settings, the seed is among them. Deterministic commands (beam "
-              "search, QUALS scoring) accept it; their help says it changes nothing there.",
+                    "default. It sets speed and memory; scoring records it with its outputs (padding in a batch "
+                    "can move scores in the last digits), and in training it is the per-device batch of the "
+                    "optimisation.",
+    "--seed": "The seed of every random choice the command makes: sampling, shuffling, subsets, initialisation; "
+              "commands that record their settings record the seeds they use. Deterministic work (beam search, "
+              "QUALS scoring, ROUGE) accepts it and is unchanged by it; each command's help says which part "
+              "it seeds.",
 }
 
 
