@@ -36,7 +36,8 @@ SHARED_FLAGS = {
                 "`cpu`, `cuda`, `cuda:N` or `mps`. Under `accelerate launch`/`torchrun`, `auto` and `cuda` give each "
                 "process its own GPU (`LOCAL_RANK`). Training commands run on the HF Trainer, which takes the GPU "
                 "itself: there `cuda:N` for N > 0 and `mps` (when a CUDA GPU is visible) are refused with the way "
-                "to get them (`CUDA_VISIBLE_DEVICES=N`, or `accelerate launch` for several GPUs).",
+                "to get them (`CUDA_VISIBLE_DEVICES=N`, or `accelerate launch` for several GPUs); `cpu` trains "
+                "on the CPU even when a GPU is there (train-qagen hides the GPUs from its process for that).",
     "--dtype": "The dtype the model computes in: `auto` (bfloat16 on CUDA GPUs that support it, else float32), "
                "`float32`, `bfloat16` or `float16` (bf16, fp16 and fp32 are accepted too). Training commands use "
                "it as the mixed-precision mode: `auto` = bf16 mixed precision on GPUs that support it, else none; "
