@@ -1,10 +1,11 @@
-# The two commands of the README: `make demo` (set up + score the bundled example) and `make test`.
+# The two commands of the README: `make demo` (set up + score the bundled example) and `make test`
+# (ruff, then the tests); `make cli-docs` regenerates docs/cli.md from the parser.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast clean
+.PHONY: demo test test-fast cli-docs clean
 
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +27,9 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check src tests reproduce benchmarks examples
 	$(BIN)/python -m pytest -q
+
+cli-docs: $(STAMP)
+	$(BIN)/python -m quals.cli.reference docs/cli.md
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow"

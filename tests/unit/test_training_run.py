@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from quals.training.run import CHECKPOINTS, RUN_CONFIG_FILE, RunDirectory, mixed_precision, write_json
+from quals.models.device import resolve_bf16
+from quals.training.run import CHECKPOINTS, RUN_CONFIG_FILE, RunDirectory, write_json
 
 SETTINGS = {"seed": 3, "learning_rate": 1e-4, "logging_steps": 5, "progress": True, "config": {"lora_r": 8}}
 
@@ -71,5 +72,5 @@ def test_write_json_replaces_whole_files_and_precision_follows_the_request(tmp_p
     write_json(path, {"a": 1})
     write_json(path, {"b": 2})
     assert json.loads(path.read_text()) == {"b": 2} and not list(path.parent.glob("*.tmp"))
-    assert mixed_precision(True) is True and mixed_precision(False) is False
-    assert mixed_precision(None, use_cpu=True) is False
+    assert resolve_bf16(True) is True and resolve_bf16(False) is False
+    assert resolve_bf16(None, use_cpu=True) is False

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from quals import distributed
 from quals.batch.output import (
     CorpusSummary,
     dumps_record,
@@ -64,7 +65,7 @@ class RunConfig:
 
 
 def _world() -> tuple[int, int]:
-    return int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
+    return distributed.rank(), distributed.world_size()
 
 
 def _chunks(rows: Iterator, size: int) -> Iterator[tuple[int, list]]:

@@ -12,15 +12,18 @@ The database defaults to the study file with the suffix ``.sqlite``.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 from pathlib import Path
+
+from quals.cli.config_flags import add_config_flags, config_from_args
+from quals.cli.runtime import add_overwrite_flag
 
 HELP = "Pairwise human evaluation of two systems' summaries: build a study, serve it locally, export results."
 
 
 def register(parser: argparse.ArgumentParser) -> None:
     from quals.annotate.app import DEFAULT_HOST, DEFAULT_PORT
+    from quals.annotate.build import BuildConfig
 
     sub = parser.add_subparsers(dest="annotate_command", required=True, metavar="ACTION")
     build = sub.add_parser("build", help="Make a study file from two systems' summary files.",
@@ -29,11 +32,10 @@ def register(parser: argparse.ArgumentParser) -> None:
     build.add_argument("summaries_a", type=Path, help="JSONL summaries of system A (the baseline).")
     build.add_argument("summaries_b", type=Path, help="JSONL summaries of system B (compared against A).")
     build.add_argument("-o", "--output", type=Path, required=True, help="Study file to write (JSONL).")
-    for name in ("n_items", "seed", "id_field", "document_field", "summary_field"):
-        _add_config_flag(build, "BuildConfig", name)
+    add_config_flags(build, BuildConfig)
     build.add_argument("--name-a", default=None, help="Name of system A (default: its file name without extensions).")
     build.add_argument("--name-b", default=None, help="Name of system B (default: its file name without extensions).")
-    build.add_argument("--overwrite", action="store_true", help="Replace an existing study file.")
+    add_overwrite_flag(build, "Replace an existing study file.")
 
     serve = sub.add_parser("serve", help="Serve the annotation page locally and print the annotators' links.",
                            description="Serve the annotation page of STUDY. The first run creates the database "
@@ -71,20 +73,10 @@ def default_db(study: Path) -> Path:
     return study.with_suffix(".sqlite")
 
 
-def _add_config_flag(parser: argparse.ArgumentParser, config_name: str, name: str) -> None:
-    from quals.annotate import build
-
-    config = getattr(build, config_name)
-    spec = next(f for f in dataclasses.fields(config) if f.name == name)
-    parser.add_argument("--" + name.replace("_", "-"), type=type(spec.default), default=spec.default,
-                        help=f"{spec.metadata['help'].rstrip('.')} (default: {spec.default}).")
-
-
 def _build(args: argparse.Namespace) -> int:
     from quals.annotate import BuildConfig, build_study, write_study
 
-    config = BuildConfig(n_items=args.n_items, seed=args.seed, id_field=args.id_field,
-                         document_field=args.document_field, summary_field=args.summary_field)
+    config = config_from_args(BuildConfig, args)
     if args.output.exists() and not args.overwrite:
         raise FileExistsError(f"{args.output} exists; pass --overwrite to replace it")
     study = build_study(args.summaries_a, args.summaries_b, args.name_a, args.name_b, config)

@@ -5,10 +5,15 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
+from quals.cli.config_flags import add_config_flags, given_values
+from quals.cli.runtime import SCORING_BATCH, add_overwrite_flag, add_runtime_flags, launcher_device
 from quals.generation.config import GenerationConfig
 
+SCORING_SEED = "the answer-candidate sample of QAGS (QUALS is deterministic and ignores it)"
 
-def add_model_flags(parser: argparse.ArgumentParser) -> None:
+
+def add_model_flags(parser: argparse.ArgumentParser, *, seed: str = SCORING_SEED) -> None:
+    """``--model`` of the scorers and the shared flags (``seed``: what the seed decides here)."""
     from quals.models.packaged import DEFAULT_BASE_MODEL, DEFAULT_MODEL
 
     group = parser.add_argument_group("model")
@@ -16,13 +21,12 @@ def add_model_flags(parser: argparse.ArgumentParser) -> None:
                        help=f"Hub id, local directory, QAGen adapter directory or packaged:NAME: the QAGen of QUALS "
                             f"(default: {DEFAULT_MODEL}) and the backbone of QAGS and of the likelihood baselines "
                             f"(default: {DEFAULT_BASE_MODEL}).")
-    group.add_argument("--device", default="auto", help="auto, cpu, cuda[:N] or mps (default: auto).")
-    group.add_argument("--dtype", default="auto", help="auto, float32, bfloat16 or float16 (default: auto).")
-    group.add_argument("--batch-size", type=int, default=64, help="Sequences per forward pass (default: 64).")
+    add_runtime_flags(parser, batch=SCORING_BATCH, batch_size=64, seed=seed)
 
 
 def add_quals_flags(parser: argparse.ArgumentParser) -> None:
-    from quals.metrics.aggregation import PAIR_AGGREGATIONS, PAIR_REDUCTIONS, TOKEN_SETS, AggregationConfig
+    """``--preset`` and one flag per QUALS setting; the help shows the default preset's values."""
+    from quals.metrics.aggregation import AggregationConfig
     from quals.metrics.quals_config import PRESETS, QualsConfig
 
     group = parser.add_argument_group(
@@ -31,47 +35,51 @@ def add_quals_flags(parser: argparse.ArgumentParser) -> None:
                        help="default (the measured default) or paper (60 groups, no answer constraint, beam-score "
                             "LL_S, all tokens, means) (default: default).")
     defaults = QualsConfig()
-    for f in dataclasses.fields(GenerationConfig):
-        flag = "--" + f.name.replace("_", "-")
-        group.add_argument(flag, type=type(getattr(defaults.generation, f.name)), default=None,
-                           help=f"{f.metadata['help']} (default: {getattr(defaults.generation, f.name)})")
-    choices = {"token_set": tuple(TOKEN_SETS), "pair_reduction": PAIR_REDUCTIONS, "pair_aggregation": PAIR_AGGREGATIONS}
-    for f in dataclasses.fields(AggregationConfig):
-        flag = "--" + f.name.replace("_", "-")
-        default = getattr(defaults.aggregation, f.name)
-        group.add_argument(flag, type=type(default), choices=choices.get(f.name), default=None,
-                           help=f"{f.metadata['help']} (default: {default})")
-    group.add_argument("--max-pairs", type=int, default=None, help="Kept QA pairs cap (default: 10).")
-    group.add_argument("--summary-likelihood", choices=("rescore", "beam"), default=None,
-                       help="LL_S by teacher forcing (rescore, default) or the beam score (beam, the authors').")
-    group.add_argument("--answer-constraint", choices=("none", "summary_span"), default=None,
-                       help="Constrain answers to summary substrings while decoding (default: summary_span; "
-                            "the paper: none).")
-    group.add_argument("--answer-types", choices=("any", "entities"), default=None,
-                       help="Keep every answer (any, default) or only named entities, noun chunks and numbers "
-                            "of the summary (entities; spaCy).")
-    group.add_argument("--window-tokens", type=int, default=None,
-                       help="Document tokens per window (default: model limit, at most 1024).")
-    group.add_argument("--window-overlap", type=int, default=None,
-                       help="Tokens shared by windows (default: 128, at most half the window).")
-    group.add_argument("--cache-generations", action=argparse.BooleanOptionalAction, default=None,
-                       help="Reuse generated QA pairs from the on-disk cache (default: on).")
+    add_config_flags(group, GenerationConfig, defaults=defaults.generation)
+    add_config_flags(group, AggregationConfig, defaults=defaults.aggregation)
+    add_config_flags(group, QualsConfig, defaults=defaults)  # its nested generation/aggregation: above
 
 
 _SHARED_SETTINGS = ("window_tokens", "window_overlap")
 
 
+_QAGS_SHARED = (*_SHARED_SETTINGS, "seed")  # QagsConfig fields set by flags that are not QAGS's own
+
+
 def _quals_only_settings() -> list[str]:
     from quals.metrics.aggregation import AggregationConfig
+    from quals.metrics.quals_config import QualsConfig
 
-    return [f.name for f in dataclasses.fields(GenerationConfig)] + [
-        f.name for f in dataclasses.fields(AggregationConfig)] + [
-        "max_pairs", "summary_likelihood", "answer_constraint", "answer_types", "cache_generations"]
+    names = [f.name for cls in (GenerationConfig, AggregationConfig, QualsConfig) for f in dataclasses.fields(cls)]
+    return [n for n in names if n not in ("generation", "aggregation", *_SHARED_SETTINGS)]
 
 
 def quals_settings(args: argparse.Namespace) -> dict:
-    names = [*_quals_only_settings(), *_SHARED_SETTINGS]
-    return {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
+    """The QUALS settings given on the command line (flat, as ``QUALS(**settings)`` takes them)."""
+    from quals.metrics.aggregation import AggregationConfig
+    from quals.metrics.quals_config import QualsConfig
+
+    return {k: v for cls in (GenerationConfig, AggregationConfig, QualsConfig)
+            for k, v in given_values(args, cls).items()}
+
+
+def add_io_flags(parser: argparse.ArgumentParser, *, summary: bool = True, summary_help: str | None = None) -> None:
+    """Input format and field names of a row file (as :class:`quals.data.FieldMap` takes them)."""
+    parser.add_argument("--input-format", choices=("jsonl", "csv", "parquet"), default=None,
+                        help="Input format (default: from the file name).")
+    parser.add_argument("--document-field", default="document", help="Field with the document (default: document).")
+    if summary:
+        parser.add_argument("--summary-field", default="summary",
+                            help=summary_help or "Field with the reference summary (default: summary).")
+    parser.add_argument("--id-field", default="id", help="Optional field with a row id (default: id).")
+
+
+def add_common_run_flags(parser: argparse.ArgumentParser,
+                         overwrite: str = "Discard an existing output instead of resuming.") -> None:
+    """``--overwrite/--no-overwrite`` and ``--progress/--no-progress`` of a resumable command."""
+    add_overwrite_flag(parser, overwrite)
+    parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True,
+                        help="Progress bars on stderr (default: on).")
 
 
 def add_metric_flag(parser: argparse.ArgumentParser) -> None:
@@ -93,24 +101,14 @@ def add_qags_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--qa-model", default=None,
                        help="Hugging Face extractive QA model (AutoModelForQuestionAnswering; "
                             "default: the --model backbone, answering greedily).")
-    defaults = QagsConfig()
-    for f in dataclasses.fields(QagsConfig):
-        if f.name in _SHARED_SETTINGS:
-            continue
-        flag = "--" + f.name.replace("_", "-")
-        default = getattr(defaults, f.name)
-        help_text = f"{f.metadata['help']} (default: {default!r})".replace("%", "%%")
-        if isinstance(default, bool):
-            group.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=help_text)
-        else:
-            group.add_argument(flag, type=type(default), default=None, help=help_text)
+    add_config_flags(group, QagsConfig, skip=_QAGS_SHARED)  # --seed is the shared flag
 
 
 def qags_settings(args: argparse.Namespace) -> dict:
+    """The QAGS settings given on the command line, the shared window flags and --seed included."""
     from quals.metrics.qags_config import QagsConfig
 
-    names = [f.name for f in dataclasses.fields(QagsConfig)]
-    return {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
+    return given_values(args, QagsConfig)
 
 
 def _flags(names) -> str:
@@ -139,7 +137,7 @@ def build_scorer(args: argparse.Namespace, show_progress: bool = True):
     if metric == "quals":
         from quals.metrics.qags_config import QagsConfig
 
-        qags_only = [f.name for f in dataclasses.fields(QagsConfig) if f.name not in _SHARED_SETTINGS]
+        qags_only = [f.name for f in dataclasses.fields(QagsConfig) if f.name not in _QAGS_SHARED]
         given = [n for n in [*qags_only, "qg_model", "qa_model"] if getattr(args, n, None) is not None]
         if given:
             raise ValueError(f"{_flags(given)} only apply to --metric qags")
@@ -154,15 +152,3 @@ def build_quals(args: argparse.Namespace, show_progress: bool = True):
     from quals.metrics.registry import ScorerFactory
 
     return ScorerFactory(scorer_options(args, show_progress)).build("quals")
-
-
-def launcher_device(device: str) -> str:
-    """Under a distributed launcher each process takes its own GPU."""
-    import os
-
-    if device == "auto" and int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        import torch
-
-        if torch.cuda.is_available():
-            return f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
-    return device

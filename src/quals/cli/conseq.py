@@ -10,19 +10,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
-from quals.cli.common import add_model_flags, add_quals_flags
-from quals.cli.train_summarizer import (
-    add_common_run_flags,
-    add_config_flags,
-    add_io_flags,
-    config_from_args,
-    report_result,
-)
-from quals.training.conseq.config import CandidateConfig, ConseqConfig, SelectionConfig
+from quals.cli.common import add_common_run_flags, add_io_flags, add_model_flags, add_quals_flags
+from quals.cli.config_flags import add_config_flags, config_from_args
+from quals.cli.runtime import GENERATION_BATCH, add_runtime_flags
+from quals.cli.train_summarizer import add_training_flags, report_result, trainer_settings
+from quals.distributed import is_main_process
+from quals.training.conseq.config import SELECTION_METRICS, CandidateConfig, ConseqConfig, SelectionConfig
 
 HELP = "ConSeq: sample candidates, select S+/S- with QUALS (or ROUGE), train contrastively."
 
@@ -43,14 +39,14 @@ def _register_candidates(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("input", type=Path, help="Training rows (JSONL, CSV or Parquet) with document and summary.")
     parser.add_argument("-o", "--output", type=Path, required=True, help="JSONL of candidates (rerunning resumes).")
     parser.add_argument("--model", required=True, help="The MLE summarizer (directory, adapter directory or id).")
-    parser.add_argument("--batch-size", type=int, default=8, help="Documents per generate call (default: 8).")
     parser.add_argument("--chunk-size", type=int, default=16, help="Rows per resume unit (default: 16).")
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda[:N] or mps (default: auto).")
-    parser.add_argument("--dtype", default="auto", help="auto, float32, bfloat16 or float16 (default: auto).")
     parser.add_argument("--config", type=Path, default=None, help="JSON file of CandidateConfig fields.")
     add_io_flags(parser)
     add_common_run_flags(parser)
-    add_config_flags(parser, CandidateConfig, "sampling (defaults: the paper's)")
+    add_runtime_flags(parser, batch=GENERATION_BATCH, batch_size=8, from_config=("seed",),
+                      seed="the samples; each (document, sample) draws from its own stream",
+                      seed_default=CandidateConfig().seed)
+    add_config_flags(parser, CandidateConfig, skip=("seed",), title="sampling (defaults: the paper's)")
 
 
 def _register_select(parser: argparse.ArgumentParser) -> None:
@@ -64,8 +60,9 @@ def _register_select(parser: argparse.ArgumentParser) -> None:
                         help="Keep QA pairs in the scores file (default: off).")
     parser.add_argument("--config", type=Path, default=None, help="JSON file of SelectionConfig fields.")
     add_common_run_flags(parser)
-    add_config_flags(parser, SelectionConfig, "selection (defaults: the paper's)")
-    add_model_flags(parser)
+    add_config_flags(parser, SelectionConfig, choices={"by": SELECTION_METRICS},
+                     title="selection (defaults: the paper's)")
+    add_model_flags(parser, seed="nothing: QUALS and ROUGE scores and the selection rule are deterministic")
     add_quals_flags(parser)
 
 
@@ -75,10 +72,10 @@ def _register_train(parser: argparse.ArgumentParser) -> None:
                         help="Run directory: checkpoints, then the model or adapter (rerunning resumes).")
     parser.add_argument("--model", required=True, help="The MLE summarizer to start from.")
     parser.add_argument("--config", type=Path, default=None, help="JSON file of ConseqConfig fields.")
-    parser.add_argument("--device", choices=("auto", "cpu"), default="auto",
-                        help="auto: the GPU(s) when there are any; cpu: the CPU even then (default: auto).")
-    add_common_run_flags(parser)
-    add_config_flags(parser, ConseqConfig, "training settings (defaults: the paper's ConSeq)")
+    add_common_run_flags(parser, "Discard an existing run in the output directory instead of resuming.")
+    add_training_flags(parser, ConseqConfig, "training settings (defaults: the paper's ConSeq)",
+                       batch="(document, S+, S-) triples per device in each forward pass; each triple is two "
+                             "sequences (the document with its positive and with its negative)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -90,13 +87,13 @@ def _candidates(args: argparse.Namespace) -> int:
     from quals.data.readers import FieldMap
     from quals.training.conseq.candidates import generate_candidates
 
-    config = config_from_args(CandidateConfig, args)
+    config = config_from_args(CandidateConfig, args, config_file=args.config)
     summarizer = load_for_generation(args.model, args.device, args.dtype, None)
     fields = FieldMap(document=args.document_field, summary=args.summary_field, id=args.id_field or None)
     counts = generate_candidates(summarizer, args.input, args.output, config=config, fields=fields,
                                  input_format=args.input_format, batch_size=args.batch_size,
                                  chunk_size=args.chunk_size, overwrite=args.overwrite, show_progress=args.progress)
-    if int(os.environ.get("RANK", "0")) == 0:
+    if is_main_process():
         print(f"{config.num_candidates} candidates for each of {counts['n_rows'] - counts['n_errors']} documents "
               f"({counts['n_errors']} rows unusable) -> {args.output}", file=sys.stderr)
     return 1 if counts["n_errors"] else 0
@@ -107,7 +104,7 @@ def _select(args: argparse.Namespace) -> int:
     from quals.cli.common import build_quals, quals_settings
     from quals.training.conseq.selection import select_triples
 
-    config = config_from_args(SelectionConfig, args)
+    config = config_from_args(SelectionConfig, args, config_file=args.config)
     given = sorted(quals_settings(args))
     if config.by == "rouge" and (given or args.model):
         raise ValueError(f"--by rouge uses no QAGen; drop --model and the QUALS settings {given}")
@@ -115,7 +112,7 @@ def _select(args: argparse.Namespace) -> int:
     run_config = RunConfig(chunk_size=args.chunk_size, details=args.details, overwrite=args.overwrite)
     report = select_triples(args.input, args.output, config=config, scorer=scorer, scores_path=args.scores,
                             report_path=args.report, run_config=run_config, show_progress=args.progress)
-    if int(os.environ.get("RANK", "0")) == 0:
+    if is_main_process():
         print(f"S+ {report['n_positive']}, S- {report['n_negative']}, kept {report['n_kept']} of "
               f"{report['n_documents']} documents (by {config.by}) -> {args.output}", file=sys.stderr)
         print(json.dumps({k: report[k] for k in ("n_documents", "n_positive", "n_negative", "n_kept")}))
@@ -125,8 +122,8 @@ def _select(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace) -> int:
     from quals.training.conseq.trainer import train_conseq
 
-    config = config_from_args(ConseqConfig, args)
+    config = config_from_args(ConseqConfig, args, config_file=args.config)
     result = train_conseq(args.input, args.output, model=args.model, config=config, overwrite=args.overwrite,
-                          use_cpu=args.device == "cpu", show_progress=args.progress)
+                          show_progress=args.progress, **trainer_settings(args))
     report_result(result)
     return 0

@@ -7,25 +7,33 @@ import json
 import sys
 from pathlib import Path
 
-from quals.cli.train_qagen import add_config_flags, given
+from quals.cli.config_flags import add_config_flags, config_from_args
+from quals.cli.runtime import add_runtime_flags
 
 HELP = "Evaluate a QAGen on held-out QA data: QA log-likelihood, answer-span share, distinct pairs."
+_RUNTIME = ("device", "dtype", "batch_size", "seed")  # fields the shared flags set
 
 
 def register(parser: argparse.ArgumentParser) -> None:
+    from quals.data.qa_datasets import QA_FORMATS
     from quals.training.qagen.eval import QAGenEvalConfig
 
     parser.add_argument("input", nargs="+", type=Path,
                         help="Held-out QA data: SQuAD v1.1/v2.0 JSON, NewsQA combined JSON or JSONL (.gz too).")
     parser.add_argument("-o", "--output", type=Path, required=True,
                         help="JSON result: summary numbers, signature and per-passage generated pairs.")
-    add_config_flags(parser, QAGenEvalConfig, skip=("files",), title="evaluation settings")
+    defaults = QAGenEvalConfig()
+    add_runtime_flags(parser, batch="QA-pair sequences, scored or generated (diverse beams)",
+                      batch_size=defaults.batch_size, seed="the seeded subsets of QA pairs and passages",
+                      seed_default=defaults.seed, from_config=("batch_size", "seed"))
+    add_config_flags(parser, QAGenEvalConfig, skip=("files", *_RUNTIME), title="evaluation settings",
+                     choices={"data_format": QA_FORMATS, "newsqa_split": ("train", "dev", "test", "all")})
 
 
 def run(args: argparse.Namespace) -> int:
     from quals.training.qagen.eval import QAGenEvalConfig, evaluate_qagen
 
-    config = QAGenEvalConfig(files=tuple(str(p) for p in args.input), **given(args, QAGenEvalConfig, skip=("files",)))
+    config = config_from_args(QAGenEvalConfig, args, extra={"files": tuple(str(p) for p in args.input)})
     result = evaluate_qagen(config)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(result.to_dict(), indent=2) + "\n")

@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 
 from quals.cli.common import add_model_flags, add_qags_flags, add_quals_flags
+from quals.cli.runtime import add_overwrite_flag
+from quals.distributed import is_main_process
 
 HELP = "Evaluate and compare systems' summaries: ROUGE, entity precision, QUALS, QAGS, paired bootstrap."
 DEFAULT_METRICS = "rouge,entities,quals"
@@ -36,12 +38,13 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--summary-field", default="summary", help="System field with the summary.")
     parser.add_argument("--id-field", default="id", help="Row id field, checked to agree between files.")
     parser.add_argument("--bootstrap-resamples", type=int, default=1000, help="Paired bootstrap resamples.")
-    parser.add_argument("--bootstrap-seed", type=int, default=0, help="Bootstrap seed (default: 0).")
+    parser.add_argument("--bootstrap-seed", type=int, default=None, help="Bootstrap seed (default: --seed).")
     parser.add_argument("--chunk-size", type=int, default=16, help="Rows per scoring call and resume unit.")
-    parser.add_argument("--overwrite", action="store_true", help="Rescore instead of resuming.")
+    add_overwrite_flag(parser, "Rescore instead of resuming.")
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True,
                         help="Progress bars on stderr (default: on).")
-    add_model_flags(parser)
+    add_model_flags(parser, seed="QAGS's answer-candidate sample, and the paired bootstrap unless --bootstrap-seed "
+                                 "is given (QUALS, ROUGE and entity precision are deterministic)")
     add_quals_flags(parser)
     add_qags_flags(parser)
 
@@ -57,8 +60,6 @@ def _metrics(text: str) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    import os
-
     from quals.cli.common import scorer_options
     from quals.evaluation.summaries import SummaryEvaluator, evaluate_systems, markdown_table
     from quals.metrics.registry import ScorerFactory
@@ -77,9 +78,10 @@ def run(args: argparse.Namespace) -> int:
                                document_field=args.document_field, reference_field=args.reference_field,
                                summary_field=args.summary_field, id_field=args.id_field or None,
                                input_format=args.input_format, chunk_size=args.chunk_size, overwrite=args.overwrite,
-                               n_resamples=args.bootstrap_resamples, seed=args.bootstrap_seed,
+                               n_resamples=args.bootstrap_resamples,
+                               seed=args.seed if args.bootstrap_seed is None else args.bootstrap_seed,
                                show_progress=args.progress)
-    if int(os.environ.get("RANK", "0")) == 0:
+    if is_main_process():
         print(markdown_table(results, evaluator.columns))
         print(f"per-row scores, results.json and table.md -> {args.output}", file=sys.stderr)
     return 0

@@ -1,6 +1,10 @@
 """``quals`` command line: one subcommand per module, each imported only when run.
 
 ``main(argv) -> int`` runs in-process (tests call it); ``--help`` never imports torch.
+
+Exit status: 0 done, 1 some rows failed (or a bug: an uncaught exception, such as a library
+TypeError, with its traceback), 2 a usage error (argparse's, or a ValueError / missing or existing
+file, printed as one line; ``-v`` adds the traceback), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -8,6 +12,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import traceback
 from collections.abc import Sequence
 
 from quals.cli import annotate as annotate_cmd
@@ -57,6 +62,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return COMMANDS[args.command].run(args)
     except (ValueError, FileNotFoundError, FileExistsError) as err:  # usage errors; a TypeError is a bug: traceback
+        if args.verbose:
+            traceback.print_exc()
         print(f"quals {args.command}: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -45,9 +45,10 @@ def register(parser: argparse.ArgumentParser) -> None:
                              "log-probs: the numbers a new run with those settings would give, without one.")
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True,
                         help="Progress bars on stderr (default: on).")
-    add_model_flags(parser)
+    add_model_flags(parser, seed="the seeded row subsets of --limit/--scorer-limit, the bootstrap and QAGS's "
+                                 "answer-candidate sample (QUALS is deterministic)")
     add_quals_flags(parser)
-    add_qags_flags(parser)  # its --seed also seeds the row subset and the bootstrap (default: 0)
+    add_qags_flags(parser)
 
 
 def parse_limits(text: str | None, *, allow_bare: bool) -> dict[str, int] | None:
@@ -80,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
         limits = dict.fromkeys(sorted(splits), limits["*"])
     config = MetaEvalConfig(metrics=tuple(m.strip() for m in args.metrics.split(",") if m.strip()),
                             limits=limits, scorer_limits=parse_limits(args.scorer_limit, allow_bare=False) or {},
-                            seed=0 if args.seed is None else args.seed, n_resamples=args.bootstrap)
+                            seed=args.seed, n_resamples=args.bootstrap)
     run_config = RunConfig(chunk_size=args.chunk_size, details=True, max_document_tokens=args.max_document_tokens)
     reaggregate = _reaggregation(args)
     result = run_meta_eval(files, args.output, config, _scorer_factory(args, config), run_config=run_config,

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
 from quals.cli.common import add_metric_flag, add_model_flags, add_qags_flags, add_quals_flags, build_scorer
+from quals.cli.runtime import add_overwrite_flag
+from quals.distributed import is_main_process
 
 HELP = "Score (document, summary) rows of a JSONL/CSV/Parquet file with QUALS (or QAGS)."
 
@@ -28,7 +29,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--chunk-size", type=int, default=16, help="Rows per scoring call and resume unit.")
     parser.add_argument("--max-document-tokens", type=int, default=20_000,
                         help="Longer documents get an error record (default: 20000).")
-    parser.add_argument("--overwrite", action="store_true", help="Replace an existing output instead of resuming.")
+    add_overwrite_flag(parser, "Replace an existing output instead of resuming.")
     parser.add_argument("--summary-json", type=Path, default=None, help="Also write the corpus summary here.")
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True,
                         help="Progress bar on stderr (default: on).")
@@ -48,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     scorer = build_scorer(args, show_progress=False)
     summary = score_file(scorer, args.input, args.output, fields=fields, input_format=args.input_format,
                          config=config, show_progress=args.progress)
-    if int(os.environ.get("RANK", "0")) != 0:  # under a launcher, the first process reports
+    if not is_main_process():  # under a launcher, the first process reports
         return 1 if summary.n_errors else 0
     report = {"output": str(args.output), **summary.to_dict(), "signature": scorer.signature}
     if args.summary_json:

@@ -12,8 +12,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from quals.cli.train_summarizer import add_common_run_flags, add_config_flags, add_io_flags
+from quals.cli.common import add_common_run_flags, add_io_flags
+from quals.cli.config_flags import add_config_flags, config_from_args
+from quals.cli.runtime import GENERATION_BATCH, add_runtime_flags
 from quals.training.summarizer.config import PRESETS, DecodingConfig
+
+DEFAULT_PRESET = "cnndm"
 
 HELP = "Generate summaries with a summarizer (beam search or seeded sampling; paper presets)."
 
@@ -25,43 +29,32 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default=None,
                         help="Summarizer: hub id, directory, packaged:NAME or quals adapter directory "
                              "(default: packaged:smollm2-135m-instruct).")
-    parser.add_argument("--preset", choices=sorted(PRESETS), default="cnndm",
+    parser.add_argument("--preset", choices=sorted(PRESETS), default=DEFAULT_PRESET,
                         help="Decoding preset: xsum (beam 6, max 60, min 10), cnndm (beam 4, max 140, min 55), "
                              "sample (top-k 50, max 60, min 10) (default: cnndm).")
     parser.add_argument("--config", type=Path, default=None,
                         help="JSON file of DecodingConfig fields, applied over the preset.")
     parser.add_argument("--max-source-tokens", type=int, default=None,
                         help="Document tokens kept (default: the model's training setting, else 1024).")
-    parser.add_argument("--seed", type=int, default=0, help="Sampling seed (default: 0).")
-    parser.add_argument("--batch-size", type=int, default=8, help="Documents per generate call (default: 8).")
     parser.add_argument("--chunk-size", type=int, default=16, help="Rows per resume unit (default: 16).")
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda[:N] or mps (default: auto).")
-    parser.add_argument("--dtype", default="auto", help="auto, float32, bfloat16 or float16 (default: auto).")
     add_io_flags(parser, summary=False)
     add_common_run_flags(parser)
-    add_config_flags(parser, DecodingConfig, "decoding (overrides the preset)")
+    add_runtime_flags(parser, batch=GENERATION_BATCH, batch_size=8,
+                      seed="sampling (--do-sample, --preset sample); each row draws from its own stream, and beam "
+                           "search ignores it")
+    add_config_flags(parser, DecodingConfig, defaults=PRESETS[DEFAULT_PRESET],
+                     title=f"decoding (overrides the preset; defaults shown: --preset {DEFAULT_PRESET})")
 
 
 def decoding_from_args(args: argparse.Namespace) -> DecodingConfig:
-    import dataclasses
-    import json
-
-    from quals.training.summarizer.config import decoding_config
-
-    values = {}
-    if args.config is not None:
-        values = json.loads(args.config.read_text())
-        if not isinstance(values, dict):
-            raise ValueError(f"{args.config} must hold a JSON object of DecodingConfig fields")
-    values.update({f.name: getattr(args, f.name) for f in dataclasses.fields(DecodingConfig)
-                   if getattr(args, f.name) is not None})
-    return decoding_config(args.preset, **values)
+    """The ``--preset``, then the ``--config`` file, then the decoding flags given."""
+    return config_from_args(DecodingConfig, args, base=PRESETS[args.preset], config_file=args.config)
 
 
 def load_for_generation(model: str | None, device: str, dtype: str, max_source_tokens: int | None):
     from dataclasses import replace
 
-    from quals.cli.common import launcher_device
+    from quals.cli.runtime import launcher_device
     from quals.training.summarizer.config import DEFAULT_SUMMARIZER
     from quals.training.summarizer.model import load_summarizer
 
@@ -72,8 +65,7 @@ def load_for_generation(model: str | None, device: str, dtype: str, max_source_t
 
 
 def run(args: argparse.Namespace) -> int:
-    import os
-
+    from quals.distributed import is_main_process
     from quals.training.summarizer.generate import summarize_file
 
     decoding = decoding_from_args(args)
@@ -82,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
                             id_field=args.id_field or None, input_format=args.input_format, seed=args.seed,
                             batch_size=args.batch_size, chunk_size=args.chunk_size, overwrite=args.overwrite,
                             show_progress=args.progress)
-    if int(os.environ.get("RANK", "0")) == 0:
+    if is_main_process():
         print(f"summarized {counts['n_rows'] - counts['n_errors']} of {counts['n_rows']} rows "
               f"({counts['n_truncated']} documents cut to {summarizer.format.max_source_tokens} tokens) "
               f"-> {args.output}", file=sys.stderr)

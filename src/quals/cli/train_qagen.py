@@ -1,61 +1,39 @@
 """``quals train-qagen DATA... -o DIR``: fine-tune a QAGen (fully or LoRA), resumably.
 
-Every field of :class:`~quals.training.qagen.config.QAGenTrainingConfig` is a kebab-case flag;
-``--config FILE`` reads a JSON file of those fields first and flags override it. Re-running the
-same command resumes from the last checkpoint in ``DIR/checkpoints``.
+Every field of :class:`~quals.training.qagen.config.QAGenTrainingConfig` is a kebab-case flag
+(:mod:`quals.cli.config_flags`); ``--config FILE`` reads a JSON file of those fields first and
+flags override it. Re-running the same command resumes from the last checkpoint in ``DIR/checkpoints``.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import dataclasses
 import json
 import sys
 from pathlib import Path
 
+from quals.cli.config_flags import add_config_flags, config_from_args
+from quals.cli.runtime import add_runtime_flags
+
 HELP = "Train a QAGen on SQuAD/NewsQA/JSONL QA data (seq2seq fully, decoder-only fully or with LoRA)."
 
-_TYPES = {"int": int, "float": float, "str": str}
+_POSITIONAL = ("train_files", "heldout_files", "output_dir")  # given by INPUT, --heldout and -o
+_RUNTIME = ("batch_size", "seed")  # given by the shared flags
+_SPLITS = ("train", "dev", "test", "all")
 
 
-def add_config_flags(parser: argparse.ArgumentParser, config_class, skip: tuple[str, ...] = (),
-                     title: str = "settings") -> None:
-    """One kebab-case flag per field of a config dataclass; booleans as ``--x/--no-x``.
+class _Bf16Alias(argparse.Action):
+    """``--bf16`` / ``--no-bf16``, the flags of the config's ``bf16`` field before ``--dtype``:
+    still accepted (scripts of running trainings use them), as ``--dtype bfloat16`` / ``float32``."""
 
-    Every flag defaults to None (= not given), so only given flags override the config (file).
-    """
-    group = parser.add_argument_group(title)
-    defaults = config_class()
-    for f in dataclasses.fields(config_class):
-        if f.name in skip:
-            continue
-        flag = "--" + f.name.replace("_", "-")
-        kind = str(f.type).replace(" | None", "").strip()
-        default = getattr(defaults, f.name)
-        help_text = f.metadata.get("help", "")
-        if "default" not in help_text.lower():
-            help_text += f" (default: {default})"
-        help_text = help_text.replace("%", "%%")
-        if kind == "bool":
-            group.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=help_text)
-        elif kind in _TYPES:
-            group.add_argument(flag, type=_TYPES[kind], default=None, help=help_text)
-        else:
-            raise TypeError(f"{config_class.__name__}.{f.name}: no flag for type {f.type}")
-
-
-def given(args: argparse.Namespace, config_class, skip: tuple[str, ...] = ()) -> dict:
-    """The config fields given on the command line."""
-    return {f.name: getattr(args, f.name) for f in dataclasses.fields(config_class)
-            if f.name not in skip and getattr(args, f.name, None) is not None}
-
-
-_SKIP = ("train_files", "heldout_files", "output_dir")
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        namespace.dtype = "float32" if option_string.startswith("--no-") else "bfloat16"
 
 
 def register(parser: argparse.ArgumentParser) -> None:
-    from quals.training.qagen.config import QAGenTrainingConfig
+    from quals.data.qa_datasets import QA_FORMATS
+    from quals.training.qagen.config import ADAPTER_DTYPES, QAGenTrainingConfig
 
     parser.add_argument("input", nargs="*", type=Path,
                         help="Training data: SQuAD v1.1/v2.0 JSON, NewsQA combined JSON or JSONL (.gz too).")
@@ -66,23 +44,32 @@ def register(parser: argparse.ArgumentParser) -> None:
                              "the training data).")
     parser.add_argument("--config", type=Path, default=None,
                         help="JSON file of QAGenTrainingConfig fields; flags given here override it.")
-    add_config_flags(parser, QAGenTrainingConfig, skip=_SKIP, title="training settings")
+    defaults = QAGenTrainingConfig()
+    add_runtime_flags(parser, batch="QA examples (passage, question and answer) per device in each forward pass",
+                      batch_size=defaults.batch_size, seed="the data subset, the held-out split, the order and "
+                                                           "the initialisation", seed_default=defaults.seed,
+                      training=True, from_config=_RUNTIME)
+    parser.add_argument("--bf16", "--no-bf16", dest="dtype", nargs=0, action=_Bf16Alias, default=argparse.SUPPRESS,
+                        help=argparse.SUPPRESS)
+    add_config_flags(parser, QAGenTrainingConfig, skip=(*_POSITIONAL, *_RUNTIME, "bf16"), title="training settings",
+                     choices={"data_format": QA_FORMATS, "newsqa_split": _SPLITS, "heldout_newsqa_split": _SPLITS,
+                              "adapter_dtype": ADAPTER_DTYPES})
 
 
 def build_config(args: argparse.Namespace):
+    """The run's config: ``--config`` file, then the flags, then the positionals and ``--dtype``.
+
+    ``--dtype auto`` leaves the config's ``bf16`` as it is (None: on for GPUs that support it).
+    """
+    from quals.models.device import bf16_setting
     from quals.training.qagen.config import QAGenTrainingConfig
 
-    overrides = given(args, QAGenTrainingConfig, skip=_SKIP)
-    if args.input:
-        overrides["train_files"] = tuple(str(p) for p in args.input)
-    if args.heldout:
-        overrides["heldout_files"] = tuple(str(p) for p in args.heldout)
-    if args.output is not None:
-        overrides["output_dir"] = str(args.output)
-    if args.config:
-        config = QAGenTrainingConfig.from_file(args.config, **overrides)
-    else:
-        config = QAGenTrainingConfig(**overrides)
+    extra = {"train_files": tuple(str(p) for p in args.input) or None,
+             "heldout_files": tuple(str(p) for p in args.heldout) if args.heldout else None,
+             "output_dir": str(args.output) if args.output is not None else None,
+             "bf16": bf16_setting(args.dtype)}
+    config = config_from_args(QAGenTrainingConfig, args, config_file=args.config, skip=(*_POSITIONAL, "bf16"),
+                              extra=extra)
     if not config.train_files:
         raise ValueError("give training files (positional) or train_files in --config")
     if not config.output_dir:
@@ -91,6 +78,9 @@ def build_config(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
+    from quals.cli.runtime import hide_gpus_for_cpu_training
+
+    hide_gpus_for_cpu_training(args.device)  # before torch starts CUDA: this trainer has no use_cpu
     config = build_config(args)
     from quals.training.qagen.trainer import train_qagen
 

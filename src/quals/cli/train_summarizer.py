@@ -1,72 +1,45 @@
 """``quals train-summarizer TRAIN -o DIR``: MLE fine-tuning of a summarizer (full or LoRA), resumable.
 
-Also holds the helpers that turn a config dataclass into flags (kebab-case field names, ``--x/--no-x``
-for booleans, ``--config FILE`` for a JSON file of fields), shared by ``quals conseq`` and
-``quals summarize``.
+Every field of :class:`~quals.training.summarizer.config.SummarizerConfig` is a flag
+(:mod:`quals.cli.config_flags`); ``--config FILE`` reads a JSON file of those fields first and
+flags override it.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 from pathlib import Path
 
+from quals.cli.common import add_common_run_flags, add_io_flags
+from quals.cli.config_flags import add_config_flags, config_from_args
+from quals.cli.runtime import add_runtime_flags
 from quals.training.summarizer.config import SummarizerConfig
 
 HELP = "Fine-tune a summarizer by MLE with label smoothing (any HF seq2seq or decoder-only model; full or LoRA)."
-
-_TYPES = {"int": int, "float": float, "str": str, "bool": bool}
-
-
-def _flag_type(f: dataclasses.Field, default):
-    if default is not None:
-        return type(default)
-    return _TYPES[str(f.type).split("|")[0].strip()]
+# Fields of the training configs that the shared flags set (--batch-size, --seed).
+RUNTIME_FIELDS = ("batch_size", "seed")
+TRAINING_SEED = "initialisation, shuffling and dropout"
 
 
-def add_config_flags(parser: argparse.ArgumentParser, cls: type, title: str, skip: tuple[str, ...] = ()) -> None:
-    """One flag per field of ``cls`` (default None = the config's own default)."""
-    group = parser.add_argument_group(title)
+def add_training_flags(parser: argparse.ArgumentParser, cls: type, title: str, *, batch: str,
+                       seed: str = TRAINING_SEED) -> None:
+    """The shared flags of a summarizer training command and one flag per field of ``cls``."""
     defaults = cls()
-    for f in dataclasses.fields(cls):
-        if f.name in skip or f.name.startswith("_"):
-            continue
-        default = getattr(defaults, f.name)
-        flag = "--" + f.name.replace("_", "-")
-        help_text = f.metadata.get("help", "") + ("" if default is None else f" (default: {default!r})")
-        help_text = help_text.replace("%", "%%")
-        kind = _flag_type(f, default)
-        if kind is bool:
-            group.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=help_text)
-        else:
-            group.add_argument(flag, type=kind, default=None, help=help_text)
+    add_runtime_flags(parser, batch=batch, batch_size=defaults.batch_size, seed=seed,
+                      seed_default=defaults.seed, training=True, from_config=RUNTIME_FIELDS)
+    add_config_flags(parser, cls, skip=RUNTIME_FIELDS, title=title)
 
 
-def config_from_args(cls: type, args: argparse.Namespace):
-    """``cls`` from ``--config`` (JSON of its fields) with the given flags on top."""
-    from quals.training.summarizer.config import load_config
+def trainer_settings(args: argparse.Namespace) -> dict:
+    """``use_cpu`` and ``dtype`` of the training entry points, refused early when the Trainer
+    could not honour them (before any data is read)."""
+    from quals.cli.runtime import trainer_use_cpu
+    from quals.models.device import bf16_setting
 
-    names = [f.name for f in dataclasses.fields(cls)]
-    overrides = {name: getattr(args, name, None) for name in names}
-    return load_config(cls, getattr(args, "config", None), **overrides)
-
-
-def add_io_flags(parser: argparse.ArgumentParser, *, summary: bool = True, summary_help: str | None = None) -> None:
-    parser.add_argument("--input-format", choices=("jsonl", "csv", "parquet"), default=None,
-                        help="Input format (default: from the file name).")
-    parser.add_argument("--document-field", default="document", help="Field with the document (default: document).")
-    if summary:
-        parser.add_argument("--summary-field", default="summary",
-                            help=summary_help or "Field with the reference summary (default: summary).")
-    parser.add_argument("--id-field", default="id", help="Optional field with a row id (default: id).")
-
-
-def add_common_run_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--overwrite", action="store_true", help="Discard an existing output instead of resuming.")
-    parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True,
-                        help="Progress bars on stderr (default: on).")
+    bf16_setting(args.dtype)
+    return {"use_cpu": trainer_use_cpu(args.device), "dtype": args.dtype}
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -78,12 +51,13 @@ def register(parser: argparse.ArgumentParser) -> None:
                              "(default: packaged:smollm2-135m-instruct).")
     parser.add_argument("--eval-file", type=Path, default=None,
                         help="Held-out rows for the held-out loss (default: --eval-fraction of the input).")
-    parser.add_argument("--config", type=Path, default=None, help="JSON file of SummarizerConfig fields.")
-    parser.add_argument("--device", choices=("auto", "cpu"), default="auto",
-                        help="auto: the GPU(s) when there are any; cpu: the CPU even then (default: auto).")
+    parser.add_argument("--config", type=Path, default=None,
+                        help="JSON file of SummarizerConfig fields; flags given here override it.")
     add_io_flags(parser)
-    add_common_run_flags(parser)
-    add_config_flags(parser, SummarizerConfig, "training settings (defaults: the paper's MLE baseline)")
+    add_common_run_flags(parser, "Discard an existing run in the output directory instead of resuming.")
+    add_training_flags(parser, SummarizerConfig, "training settings (defaults: the paper's MLE baseline)",
+                       batch="(document, summary) examples per device in each forward pass",
+                       seed=f"{TRAINING_SEED}, and the --eval-fraction split")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -91,19 +65,20 @@ def run(args: argparse.Namespace) -> int:
     from quals.training.summarizer.config import DEFAULT_SUMMARIZER
     from quals.training.summarizer.mle import train_summarizer
 
-    config = config_from_args(SummarizerConfig, args)
+    config = config_from_args(SummarizerConfig, args, config_file=args.config)
+    settings = trainer_settings(args)
     fields = FieldMap(document=args.document_field, summary=args.summary_field, id=args.id_field or None)
     result = train_summarizer(args.input, args.output, model=args.model or DEFAULT_SUMMARIZER, config=config,
                               fields=fields, eval_path=args.eval_file, input_format=args.input_format,
-                              overwrite=args.overwrite, use_cpu=args.device == "cpu", show_progress=args.progress)
+                              overwrite=args.overwrite, show_progress=args.progress, **settings)
     report_result(result)
     return 0
 
 
 def report_result(result) -> None:
-    import os
+    from quals.distributed import is_main_process
 
-    if int(os.environ.get("RANK", "0")) != 0:
+    if not is_main_process():
         return
     metrics = {k: result.metrics.get(k) for k in ("train_loss", "eval_loss") if result.metrics.get(k) is not None}
     state = "already complete" if result.already_complete else f"{result.global_step} steps"

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from quals.batch.runner import map_rows
+from quals.distributed import is_main_process
 from quals.data.readers import detect_format
 from quals.evaluation.significance import paired_bootstrap
 from quals.metrics.qags_config import DEFAULT_SPACY_MODEL
@@ -328,8 +329,6 @@ def evaluate_systems(evaluator: SummaryEvaluator, test_path: str | Path, systems
     Writes ``output_dir/NAME.jsonl`` (per-row scores, resumable), ``results.json`` and
     ``table.md`` (the latter two by the first process only).
     """
-    import os
-
     names = [name for name, _ in systems]
     if len(set(names)) != len(names) or not names:
         raise ValueError(f"system names must be distinct and non-empty, got {names}")
@@ -353,7 +352,7 @@ def evaluate_systems(evaluator: SummaryEvaluator, test_path: str | Path, systems
         tables.append(_read_scores(target))
         paths.append(path)
     results = compare_systems(names, paths, tables, evaluator.columns, n_resamples=n_resamples, seed=seed)
-    if int(os.environ.get("RANK", "0")) == 0:
+    if is_main_process():
         report = {"test": str(test_path.resolve()), "columns": evaluator.columns, "run": evaluator.run_info(),
                   "bootstrap": {"n_resamples": n_resamples, "seed": seed},
                   "systems": [s.to_dict() for s in results]}

@@ -35,14 +35,15 @@ class AggregationConfig:
     token_set: str = field(
         default="all",
         metadata={"help": "Tokens of each QA pair that count: all (paper: question, separator, answer, EOS), "
-                          "answer, answer_eos or question."})
+                          "answer, answer_eos or question.", "choices": tuple(TOKEN_SETS)})
     pair_reduction: str = field(
         default="mean",
-        metadata={"help": "Per pair, mean (paper) or sum of the token differences LL_D - LL_S."})
+        metadata={"help": "Per pair, mean (paper) or sum of the token differences LL_D - LL_S.",
+                  "choices": PAIR_REDUCTIONS})
     pair_aggregation: str = field(
         default="mean",
         metadata={"help": "Over kept pairs: mean (paper), min (the worst pair), or lowest_k (mean of the k "
-                          "lowest)."})
+                          "lowest).", "choices": PAIR_AGGREGATIONS})
     lowest_k: int = field(default=3, metadata={"help": "k of pair_aggregation=lowest_k."})
 
     def __post_init__(self) -> None:

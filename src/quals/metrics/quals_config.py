@@ -27,19 +27,19 @@ class QualsConfig:
     summary_likelihood: str = field(
         default="rescore",
         metadata={"help": "'rescore': teacher-forced under the summary; 'beam': the generation score "
-                          "with its diversity penalty, as the authors' code did."},
+                          "with its diversity penalty, as the authors' code did.", "choices": SUMMARY_LIKELIHOODS},
     )
     answer_constraint: str = field(
         default="summary_span",
         metadata={"help": "'summary_span' (default) or 'none' (paper): answers can only be summary substrings. "
                           "With 'none' the packaged model kept a QA pair for 5% of QAGS summaries "
-                          "(docs/meta-eval.md)."},
+                          "(docs/meta-eval.md).", "choices": ANSWER_CONSTRAINTS},
     )
     answer_types: str = field(
         default="any",
         metadata={"help": "'any' (paper): every kept answer counts; 'entities': only answers that are a named "
                           "entity, noun chunk or number of the summary (spaCy, SQuAD-normalised match), "
-                          "QAGS's answer kinds."},
+                          "QAGS's answer kinds.", "choices": ANSWER_TYPES},
     )
     aggregation: AggregationConfig = field(
         default_factory=AggregationConfig,

@@ -40,3 +40,31 @@ def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torc
     if dtype not in _DTYPES:
         raise ValueError(f"dtype must be one of auto, {', '.join(_DTYPES)}; got {dtype!r}")
     return _DTYPES[dtype]
+
+
+def bf16_setting(dtype: str) -> bool | None:
+    """A training ``--dtype`` as a bf16 mixed-precision setting (None: auto, the hardware decides).
+
+    Raises:
+        ValueError: float16, which training does not offer: fp16 needs loss scaling, and ConSeq's
+            unlikelihood clamp (1e-20) is below half precision's smallest number.
+    """
+    if dtype == "float16":
+        raise ValueError("--dtype float16 is not offered for training (fp16 needs loss scaling, and ConSeq's "
+                         "unlikelihood clamp 1e-20 is below half precision's range): use bfloat16 or float32")
+    settings = {"auto": None, "bfloat16": True, "float32": False}
+    if dtype not in settings:
+        raise ValueError(f"training dtype must be auto, bfloat16 or float32, got {dtype!r}")
+    return settings[dtype]
+
+
+def training_bf16(dtype: str = "auto", *, use_cpu: bool = False) -> bool:
+    """Whether a training run uses bf16 mixed precision: ``auto`` on CUDA GPUs that support it."""
+    return resolve_bf16(bf16_setting(dtype), use_cpu=use_cpu)
+
+
+def resolve_bf16(setting: bool | None, *, use_cpu: bool = False) -> bool:
+    """A bf16 setting (None: the hardware decides) as the Trainer's ``bf16`` flag."""
+    if setting is None:
+        return (not use_cpu) and torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    return setting

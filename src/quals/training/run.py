@@ -149,23 +149,17 @@ def write_json(path: Path, data: dict) -> None:
     tmp.replace(path)
 
 
-def mixed_precision(bf16: bool | None, use_cpu: bool = False) -> bool:
-    """Whether to train in bf16 autocast: as asked, else on CUDA devices that support it."""
-    import torch
-
-    if bf16 is not None:
-        return bf16
-    return not use_cpu and torch.cuda.is_available() and torch.cuda.is_bf16_supported()
-
-
 def training_arguments(run: RunDirectory, settings, *, learning_rate: float, has_eval: bool,
                        eval_steps: int | None = None, eval_batch_size: int | None = None, bf16: bool | None = None,
                        use_cpu: bool = False, show_progress: bool = False, **extra):
     """HF ``TrainingArguments`` for ``settings`` (any config with the common step, batch, optimiser,
     schedule, seed, logging and checkpoint fields); held-out loss every ``eval_steps`` or, without
-    it, every epoch; ``extra`` as ``TrainingArguments`` takes it."""
+    it, every epoch; bf16 as ``bf16`` says (None: on CUDA GPUs that support it); ``extra`` as
+    ``TrainingArguments`` takes it."""
     import torch
     from transformers import TrainingArguments
+
+    from quals.models.device import resolve_bf16
 
     evaluation = {"eval_strategy": "no"}
     if has_eval:
@@ -177,7 +171,7 @@ def training_arguments(run: RunDirectory, settings, *, learning_rate: float, has
         per_device_eval_batch_size=eval_batch_size or settings.batch_size,
         gradient_accumulation_steps=settings.gradient_accumulation_steps, warmup_steps=settings.warmup_steps,
         weight_decay=settings.weight_decay, lr_scheduler_type=settings.lr_scheduler_type,
-        max_grad_norm=settings.max_grad_norm, bf16=mixed_precision(bf16, use_cpu), use_cpu=use_cpu,
+        max_grad_norm=settings.max_grad_norm, bf16=resolve_bf16(bf16, use_cpu=use_cpu), use_cpu=use_cpu,
         save_strategy="steps", save_steps=settings.save_steps, save_total_limit=settings.save_total_limit,
         logging_steps=settings.logging_steps, logging_first_step=True, disable_tqdm=not show_progress,
         report_to="none", remove_unused_columns=False, dataloader_num_workers=0,

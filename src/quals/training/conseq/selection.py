@@ -19,6 +19,7 @@ from pathlib import Path
 from quals.batch.output import dumps_record, sidecar_path, write_json_atomic
 from quals.batch.runner import RunConfig, map_rows, score_rows
 from quals.data.readers import Row
+from quals.distributed import is_main_process
 from quals.training.conseq.config import SelectionConfig
 from quals.training.conseq.select import select_documents, selection_report
 
@@ -164,7 +165,7 @@ def select_triples(candidates_path: str | Path, output: str | Path, *, config: S
               "triples": str(output), "n_skipped_rows": skipped,
               "signature": scorer.signature if config.by == "quals" else RougeMapper().run_info()["rouge"],
               **selection_report(selection, references, candidates)}
-    if int(os.environ.get("RANK", "0")) == 0:
+    if is_main_process():
         _write_triples(output, documents, selection, references)
         write_json_atomic(report_path, report)
     return report

@@ -96,7 +96,7 @@ def read_triples(path: str | Path) -> list[dict]:
 
 def train_conseq(triples_path: str | Path, output_dir: str | Path, *, model: str,
                  config: ConseqConfig = ConseqConfig(), overwrite: bool = False, use_cpu: bool = False,
-                 show_progress: bool = False) -> TrainingResult:
+                 show_progress: bool = False, dtype: str = "auto") -> TrainingResult:
     """Fine-tune the MLE summarizer ``model`` with the ConSeq loss on the triples of ``triples_path``.
 
     Args:
@@ -107,6 +107,7 @@ def train_conseq(triples_path: str | Path, output_dir: str | Path, *, model: str
         overwrite: discard an existing run in ``output_dir``.
         use_cpu: train on the CPU even when a GPU is there.
         show_progress: progress bars on stderr.
+        dtype: mixed precision: ``auto`` (bf16 on GPUs that support it), ``bfloat16`` or ``float32``.
 
     Raises:
         ValueError: no triples.
@@ -128,7 +129,8 @@ def train_conseq(triples_path: str | Path, output_dir: str | Path, *, model: str
     summarizer, base = prepare_trainable(model, config)
     data = ListDataset([{"positive": summarizer.encode_example(t["document"], t["positive"]),
                          "negative": summarizer.encode_example(t["document"], t["negative"])} for t in triples])
-    args = training_arguments(directory, config, has_eval=False, use_cpu=use_cpu, show_progress=show_progress)
+    args = training_arguments(directory, config, has_eval=False, use_cpu=use_cpu, show_progress=show_progress,
+                              dtype=dtype)
     trainer = ConseqTrainer(model=summarizer.model, args=args, train_dataset=data,
                             data_collator=ConseqCollator(summarizer.tokenizer, summarizer.model),
                             processing_class=summarizer.tokenizer, label_smoothing=config.label_smoothing,

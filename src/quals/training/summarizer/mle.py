@@ -75,7 +75,8 @@ class ListDataset:
 def train_summarizer(train_path: str | Path, output_dir: str | Path, *, model: str = DEFAULT_SUMMARIZER,
                      config: SummarizerConfig = SummarizerConfig(), fields: FieldMap = FieldMap(),
                      eval_path: str | Path | None = None, input_format: str | None = None,
-                     overwrite: bool = False, use_cpu: bool = False, show_progress: bool = False) -> TrainingResult:
+                     overwrite: bool = False, use_cpu: bool = False, show_progress: bool = False,
+                     dtype: str = "auto") -> TrainingResult:
     """Fine-tune ``model`` by MLE on the (document, summary) rows of ``train_path``.
 
     Args:
@@ -90,6 +91,7 @@ def train_summarizer(train_path: str | Path, output_dir: str | Path, *, model: s
         overwrite: discard an existing run in ``output_dir``.
         use_cpu: train on the CPU even when a GPU is there.
         show_progress: progress bars on stderr.
+        dtype: mixed precision: ``auto`` (bf16 on GPUs that support it), ``bfloat16`` or ``float32``.
 
     Raises:
         ValueError: no usable training rows.
@@ -114,18 +116,18 @@ def train_summarizer(train_path: str | Path, output_dir: str | Path, *, model: s
     summarizer, base = prepare_trainable(model, config, {"instruction": config.instruction})
     encode = lambda items: ListDataset([summarizer.encode_example(d, s) for d, s in items])  # noqa: E731
     trainer = _mle_trainer(summarizer, config, directory, encode(pairs), encode(held) if held else None,
-                           use_cpu, show_progress)
+                           use_cpu, show_progress, dtype)
     counts = {"n_train": len(pairs), "n_eval": len(held), "n_skipped": skipped}
     return train_and_save(trainer, summarizer, base, directory, last, lora=config.lora, counts=counts,
                           keep_checkpoints=config.keep_checkpoints)
 
 
 def _mle_trainer(summarizer, config: SummarizerConfig, directory, train, held, use_cpu: bool,
-                 show_progress: bool):
+                 show_progress: bool, dtype: str = "auto"):
     from transformers import DataCollatorForSeq2Seq, Trainer
 
     args = training_arguments(directory, config, has_eval=held is not None, use_cpu=use_cpu,
-                              label_smoothing=config.label_smoothing, show_progress=show_progress)
+                              label_smoothing=config.label_smoothing, show_progress=show_progress, dtype=dtype)
     # Pads input_ids with the pad token and labels with -100, on the tokenizer's padding side, and
     # builds decoder_input_ids from the labels for encoder-decoder models.
     collator = DataCollatorForSeq2Seq(summarizer.tokenizer, model=summarizer.model, label_pad_token_id=-100)

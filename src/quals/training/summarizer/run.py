@@ -96,10 +96,13 @@ def prepare_trainable(model: str, config: TrainingSettings,
 
 
 def training_arguments(run: runs.RunDirectory, config: TrainingSettings, *, has_eval: bool, use_cpu: bool = False,
-                       label_smoothing: float = 0.0, show_progress: bool = False):
-    """HF ``TrainingArguments`` for a summarizer run: held-out loss every epoch, label smoothing."""
+                       label_smoothing: float = 0.0, show_progress: bool = False, dtype: str = "auto"):
+    """HF ``TrainingArguments`` for a summarizer run: held-out loss every epoch, label smoothing,
+    ``dtype`` auto: bf16 autocast on GPUs that support it."""
+    from quals.models.device import bf16_setting
+
     return runs.training_arguments(run, config, learning_rate=config.learning_rate, has_eval=has_eval,
-                                   use_cpu=use_cpu, show_progress=show_progress,
+                                   use_cpu=use_cpu, show_progress=show_progress, bf16=bf16_setting(dtype),
                                    label_smoothing_factor=label_smoothing, ddp_find_unused_parameters=False)
 
 
