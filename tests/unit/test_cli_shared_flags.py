@@ -158,13 +158,14 @@ def test_training_dtype_mapping(monkeypatch):
 
 def test_training_arguments_take_the_dtype(tmp_path):
     from quals.training.summarizer.config import SummarizerConfig
-    from quals.training.summarizer.run import training_arguments
+    from quals.training.summarizer.run import run_directory, training_arguments
 
-    args = training_arguments(tmp_path, SummarizerConfig(), has_eval=False, use_cpu=True, dtype="bfloat16")
+    run = run_directory(tmp_path, {})
+    args = training_arguments(run, SummarizerConfig(), has_eval=False, use_cpu=True, dtype="bfloat16")
     assert args.bf16 is True and args.use_cpu is True
-    assert training_arguments(tmp_path, SummarizerConfig(), has_eval=False, use_cpu=True).bf16 is False
+    assert training_arguments(run, SummarizerConfig(), has_eval=False, use_cpu=True).bf16 is False
     with pytest.raises(ValueError, match="float16"):
-        training_arguments(tmp_path, SummarizerConfig(), has_eval=False, dtype="float16")
+        training_arguments(run, SummarizerConfig(), has_eval=False, dtype="float16")
 
 
 @pytest.mark.parametrize("command, module, function", [
