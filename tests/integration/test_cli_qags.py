@@ -127,5 +127,5 @@ def test_help_lists_qags_flags_without_torch():
     code = ("import sys\nfrom quals.cli.main import main\ntry:\n    main(['score', '--help'])\nexcept SystemExit:\n"
             "    pass\nprint('torch' in sys.modules, 'spacy' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert "--metric {quals,qags}" in result.stdout and "--qa-model" in result.stdout
+    assert "--metric {quals,qags,factcc}" in result.stdout and "--qa-model" in result.stdout
     assert result.stdout.strip().endswith("False False")

@@ -68,3 +68,19 @@ def test_interrupted_run_resumes_to_the_bytes_of_an_uninterrupted_one(scorer, da
     monkeypatch.setattr(FactCC, "score", real)
     score_file(scorer, data, resumed, config=RunConfig(chunk_size=2))
     assert resumed.read_bytes() == straight.read_bytes()
+
+
+def test_quals_score_metric_factcc_end_to_end(scorer, data, tmp_path, capsys):
+    from quals.cli.main import main
+
+    out = tmp_path / "cli.jsonl"
+    base = ["score", str(data), "-o", str(out), "--metric", "factcc", "--model", scorer.model_id, "--device", "cpu",
+            "--dtype", "float32", "--no-progress"]
+    assert main([*base, "--sentence-aggregation", "min"]) == 1  # rows with errors exit 1, the others are scored
+    records = _lines(out)
+    assert records[3]["score"] == pytest.approx(min(s["score"] for s in records[3]["sentences"]))
+    assert "FACTCC mean" in capsys.readouterr().err
+    assert main([*base[:3], str(tmp_path / "o2.jsonl"), *base[4:], "--num-groups", "4"]) == 2
+    assert "--num-groups only apply to --metric quals" in capsys.readouterr().err
+    assert main([*base[:3], str(tmp_path / "o3.jsonl"), *base[4:], "--window-tokens", "64"]) == 2
+    assert "--window-tokens" in capsys.readouterr().err

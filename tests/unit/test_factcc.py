@@ -85,7 +85,7 @@ def test_scores_are_the_best_chunk_probabilities_averaged_and_match_a_direct_for
     # the batch size changes nothing, and min aggregation is the worse sentence
     again = FactCC(str(classifier_dir), device="cpu", dtype="float32", batch_size=64, chunk_overlap=4)
     assert again.score([document], [summary]).scores[0] == pytest.approx(example.score, abs=1e-6)
-    worst = FactCC(str(classifier_dir), device="cpu", dtype="float32", aggregation="min", chunk_overlap=4)
+    worst = FactCC(str(classifier_dir), device="cpu", dtype="float32", sentence_aggregation="min", chunk_overlap=4)
     assert worst.score([document], [summary]).scores[0] == pytest.approx(min(s.score for s in example.sentences))
     assert "factcc:" in result.signature and f"label:{scorer.label}" in result.signature
 

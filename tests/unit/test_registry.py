@@ -32,10 +32,11 @@ def test_factcc_reads_its_own_classifier_with_the_loading_settings(tmp_path):
     from fixtures.tiny_models import build_bert_classifier
 
     classifier = build_bert_classifier(tmp_path / "clf")
-    factory = ScorerFactory(ScorerOptions(model="ignored-by-factcc", device="cpu", dtype="float32", batch_size=5,
-                                          factcc_model=str(classifier), factcc_settings={"aggregation": "min"}))
-    factcc = factory.build("factcc")
-    assert factcc.batch_size == 5 and factcc.config.aggregation == "min" and str(factcc.model.device) == "cpu"
+    options = ScorerOptions(model="ignored-by-factcc", device="cpu", dtype="float32", batch_size=5,
+                            factcc_model=str(classifier), factcc_settings={"sentence_aggregation": "min"})
+    factcc = ScorerFactory(options).build("factcc")
+    assert factcc.batch_size == 5 and factcc.config.sentence_aggregation == "min"
+    assert str(factcc.model.device) == "cpu"
     assert factcc.run_info()["metric"] == "factcc" and factcc.model_id == str(classifier)
 
 

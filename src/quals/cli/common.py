@@ -82,10 +82,31 @@ def add_common_run_flags(parser: argparse.ArgumentParser,
                         help="Progress bars on stderr (default: on).")
 
 
-def add_metric_flag(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--metric", choices=("quals", "qags"), default="quals",
+def add_metric_flag(parser: argparse.ArgumentParser, *, factcc: bool = False) -> None:
+    choices = ("quals", "qags", "factcc") if factcc else ("quals", "qags")
+    extra = ("; factcc (a FactCC-style classifier: --model names any HF sequence classifier, default the "
+             "shipped one, docs/factcc.md)") if factcc else ""
+    parser.add_argument("--metric", choices=choices, default="quals",
                         help="quals (default) or qags (Wang et al. 2020, on the same backbone unless "
-                             "--qg-model/--qa-model name other models).")
+                             f"--qg-model/--qa-model name other models){extra}.")
+
+
+def add_factcc_flags(parser: argparse.ArgumentParser, *, model_flag: bool = False) -> None:
+    """FactCC settings; ``model_flag`` adds ``--factcc-model`` for commands whose ``--model`` is the QAGen."""
+    from quals.metrics.factcc import FactccConfig
+
+    group = parser.add_argument_group("FactCC settings (--metric factcc; docs/factcc.md)")
+    if model_flag:
+        group.add_argument("--factcc-model", default=None,
+                           help="HF sequence-classification model of the factcc metric (default: the shipped "
+                                "FactCC-style classifier).")
+    add_config_flags(group, FactccConfig)
+
+
+def factcc_settings(args: argparse.Namespace) -> dict:
+    from quals.metrics.factcc import FactccConfig
+
+    return given_values(args, FactccConfig)
 
 
 def add_qags_flags(parser: argparse.ArgumentParser) -> None:
@@ -122,30 +143,35 @@ def scorer_options(args: argparse.Namespace, show_progress: bool = False, *, met
     settings = quals_settings(args)
     if metric != "quals":  # only the window settings are shared with QAGS's backbone
         settings = {k: v for k, v in settings.items() if k in _SHARED_SETTINGS}
+    factcc_model = getattr(args, "factcc_model", None) or (args.model if metric == "factcc" else None)
     return ScorerOptions(model=args.model, device=launcher_device(args.device), dtype=args.dtype,
                          batch_size=args.batch_size, quals_preset=getattr(args, "preset", None) or "default",
                          quals_settings=settings, qags_settings=qags_settings(args),
                          qg_model=getattr(args, "qg_model", None), qa_model=getattr(args, "qa_model", None),
-                         show_progress=show_progress)
+                         factcc_model=factcc_model, factcc_settings=factcc_settings(args), show_progress=show_progress)
 
 
 def build_scorer(args: argparse.Namespace, show_progress: bool = True):
     """The scorer ``--metric`` names; flags of the other metric are an error, not ignored."""
     from quals.metrics.registry import ScorerFactory
 
-    metric = getattr(args, "metric", "quals")
-    if metric == "quals":
-        from quals.metrics.qags_config import QagsConfig
+    from quals.metrics.factcc import FactccConfig
+    from quals.metrics.qags_config import QagsConfig
 
-        qags_only = [f.name for f in dataclasses.fields(QagsConfig) if f.name not in _QAGS_SHARED]
-        given = [n for n in [*qags_only, "qg_model", "qa_model"] if getattr(args, n, None) is not None]
+    metric = getattr(args, "metric", "quals")
+    only = {"qags": [*(f.name for f in dataclasses.fields(QagsConfig) if f.name not in _QAGS_SHARED),
+                     "qg_model", "qa_model"],
+            "quals": [*_quals_only_settings(), "preset"],
+            "factcc": [f.name for f in dataclasses.fields(FactccConfig)]}
+    for other, names in only.items():
+        given = [n for n in names if other != metric and getattr(args, n, None) is not None]
+        if metric == "factcc" and other != "factcc":  # the window flags belong to QUALS and QAGS
+            given += [n for n in _SHARED_SETTINGS if getattr(args, n, None) is not None and n not in given]
         if given:
-            raise ValueError(f"{_flags(given)} only apply to --metric qags")
+            raise ValueError(f"{_flags(dict.fromkeys(given))} only apply to --metric {other}")
+    if metric == "quals":
         return build_quals(args, show_progress=show_progress)
-    given = [n for n in [*_quals_only_settings(), "preset"] if getattr(args, n, None) is not None]
-    if given:
-        raise ValueError(f"{_flags(given)} only apply to --metric quals")
-    return ScorerFactory(scorer_options(args, show_progress, metric="qags")).build("qags")
+    return ScorerFactory(scorer_options(args, show_progress, metric=metric)).build(metric)
 
 
 def build_quals(args: argparse.Namespace, show_progress: bool = True):

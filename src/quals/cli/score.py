@@ -7,11 +7,18 @@ import json
 import sys
 from pathlib import Path
 
-from quals.cli.common import add_metric_flag, add_model_flags, add_qags_flags, add_quals_flags, build_scorer
+from quals.cli.common import (
+    add_factcc_flags,
+    add_metric_flag,
+    add_model_flags,
+    add_qags_flags,
+    add_quals_flags,
+    build_scorer,
+)
 from quals.cli.runtime import add_overwrite_flag
 from quals.distributed import is_main_process
 
-HELP = "Score (document, summary) rows of a JSONL/CSV/Parquet file with QUALS (or QAGS)."
+HELP = "Score (document, summary) rows of a JSONL/CSV/Parquet file with QUALS (or QAGS, FactCC)."
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -25,7 +32,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--id-field", default="id", help="Optional field with a row id (default: id).")
     parser.add_argument("--details", action=argparse.BooleanOptionalAction, default=True,
                         help="Write kept QA pairs with per-token log-probs (QAGS: questions with both "
-                             "answers and their F1) (default: on).")
+                             "answers and their F1; FactCC: sentences with per-chunk probabilities) (default: on).")
     parser.add_argument("--chunk-size", type=int, default=16, help="Rows per scoring call and resume unit.")
     parser.add_argument("--max-document-tokens", type=int, default=20_000,
                         help="Longer documents get an error record (default: 20000).")
@@ -33,10 +40,11 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--summary-json", type=Path, default=None, help="Also write the corpus summary here.")
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True,
                         help="Progress bar on stderr (default: on).")
-    add_metric_flag(parser)
+    add_metric_flag(parser, factcc=True)
     add_model_flags(parser)
     add_quals_flags(parser)
     add_qags_flags(parser)
+    add_factcc_flags(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -55,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     if args.summary_json:
         args.summary_json.write_text(json.dumps(report, indent=2) + "\n")
     mean = "n/a" if summary.mean is None else f"{summary.mean:.4f}"
-    unit = "kept QA pair" if args.metric == "quals" else "kept question"
+    unit = {"quals": "kept QA pair", "qags": "kept question", "factcc": "summary sentence"}[args.metric]
     print(f"{args.metric.upper()} mean {mean} over {summary.n_scored} scored rows; {summary.n_null} without a "
           f"{unit}; {summary.n_errors} errors -> {args.output}", file=sys.stderr)
     if summary.n_errors:

@@ -46,21 +46,23 @@ DEFAULT_FACTCC_MODEL = "packaged:minilm-l6-factcc"
 class FactccConfig:
     """How summaries and documents become classifier inputs."""
 
-    max_length: int | None = field(default=None, metadata={
+    max_input_tokens: int | None = field(default=None, metadata={
         "help": "Tokens per (chunk, sentence) input (default: what a quals-trained classifier was trained "
                 "with, else the model's limit, at most 512)."})
     chunk_overlap: int | None = field(default=None, metadata={
         "help": "Document tokens shared by consecutive chunks (default: the training setting, else 128)."})
-    aggregation: str = field(default="mean", metadata={
-        "help": "Over summary sentences: mean (SummaC-ZS) or min (one unsupported sentence decides)."})
+    sentence_aggregation: str = field(default="mean", metadata={
+        "help": "Over summary sentences: mean (SummaC-ZS) or min (one unsupported sentence decides).",
+        "choices": AGGREGATIONS})
     consistent_label: int | None = field(default=None, metadata={
         "help": "Output index meaning 'consistent' (default: from the model's label names)."})
 
     def __post_init__(self) -> None:
-        if self.aggregation not in AGGREGATIONS:
-            raise ValueError(f"aggregation must be one of {', '.join(AGGREGATIONS)}, got {self.aggregation!r}")
-        if self.max_length is not None and self.max_length < 8:
-            raise ValueError(f"max_length must be >= 8, got {self.max_length}")
+        if self.sentence_aggregation not in AGGREGATIONS:
+            raise ValueError(f"sentence_aggregation must be one of {', '.join(AGGREGATIONS)}, "
+                             f"got {self.sentence_aggregation!r}")
+        if self.max_input_tokens is not None and self.max_input_tokens < 8:
+            raise ValueError(f"max_input_tokens must be >= 8, got {self.max_input_tokens}")
         if self.chunk_overlap is not None and self.chunk_overlap < 0:
             raise ValueError(f"chunk_overlap must be >= 0, got {self.chunk_overlap}")
 
@@ -116,7 +118,7 @@ def consistent_label(id2label: dict, override: int | None = None) -> int:
     named = [i for i, name in sorted(labels.items()) if name.strip().lower() in CONSISTENT_NAMES]
     if len(named) != 1:
         raise ValueError(f"cannot tell which output means 'consistent' from the labels {labels}; name it "
-                         f"(--consistent-label N, FactccConfig(consistent_label=N))")
+                         f"(--consistent-label N, FactCC(consistent_label=N))")
     return named[0]
 
 
@@ -219,7 +221,7 @@ class FactCC:
         self.id2label = {int(k): str(v) for k, v in info.get("id2label", self.model.config.id2label).items()}
         self.label = consistent_label(self.id2label, self.config.consistent_label)
         limit = getattr(self.model.config, "max_position_embeddings", 512)
-        self.max_length = self.config.max_length or info.get("max_length") or min(512, limit)
+        self.max_length = self.config.max_input_tokens or info.get("max_length") or min(512, limit)
         if self.max_length > limit:
             raise ValueError(f"max_length {self.max_length} is over the model's {limit} positions")
         self.chunk_overlap = next(v for v in (self.config.chunk_overlap, info.get("chunk_overlap"), 128)
@@ -320,7 +322,7 @@ class FactCC:
             best = best_chunks(grid)
             scored = tuple(FactccSentence(text, p, chunk, tuple(row), cut) for text, (chunk, p), row, cut
                            in zip(sentences, best, grid, truncated, strict=True))
-            examples.append(FactccExample(aggregate([s.score for s in scored], self.config.aggregation), None,
+            examples.append(FactccExample(aggregate([s.score for s in scored], self.config.sentence_aggregation), None,
                                           scored, n_chunks))
         return FactccResult(examples=tuple(examples), signature=self.signature)
 
