@@ -90,3 +90,17 @@ def test_a_rerun_of_a_finished_run_returns_it(tmp_path, claims_file):
     weights = (tmp_path / "out" / "adapter_model.safetensors").read_bytes()
     assert train_factcc(_config(encoder, claims_file, tmp_path / "out", max_steps=2)) == first
     assert (tmp_path / "out" / "adapter_model.safetensors").read_bytes() == weights
+
+
+def test_the_train_factcc_command_trains_and_prints_its_result(tmp_path, claims_file, capsys):
+    from quals.cli.main import main
+
+    encoder = build_bert_classifier(tmp_path / "bert", max_positions=40)
+    argv = ["train-factcc", str(claims_file), "-o", str(tmp_path / "out"), "--model", str(encoder),
+            "--max-steps", "2", "--batch-size", "4", "--max-length", "32", "--no-progress", "--device", "cpu",
+            "--seed", "5", "--lora-r", "2"]
+    assert main(argv) == 0
+    result = json.loads(capsys.readouterr().out)
+    info = json.loads((tmp_path / "out" / "quals_classifier.json").read_text())
+    assert result["global_step"] == 2 and info["run"]["seed"] == 5 and info["run"]["batch_size"] == 4
+    assert main([*argv[:4], "--dtype", "float16"]) == 2  # refused before anything trains

@@ -25,6 +25,7 @@ MODEL_COMMANDS = {
     "conseq select": ["conseq", "select", "c.jsonl", "-o", "t.jsonl"],
     "conseq train": ["conseq", "train", "t.jsonl", "-o", "out", "--model", "mle"],
     "evaluate-summaries": ["evaluate-summaries", "a.jsonl", "--test", "test.jsonl", "-o", "out"],
+    "train-factcc": ["train-factcc", "claims.jsonl", "-o", "out"],
 }
 NO_MODEL = {"annotate build", "annotate serve", "annotate export"}
 SHARED = ("--device", "--dtype", "--batch-size", "--seed")

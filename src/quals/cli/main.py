@@ -23,16 +23,18 @@ from quals.cli import explain as explain_cmd
 from quals.cli import meta_eval as meta_eval_cmd
 from quals.cli import score as score_cmd
 from quals.cli import summarize as summarize_cmd
+from quals.cli import train_factcc as train_factcc_cmd
 from quals.cli import train_qagen as train_qagen_cmd
 from quals.cli import train_summarizer as train_summarizer_cmd
 
 # In pipeline order: score and explain, meta-evaluate, train a QAGen, summarize and train summarizers
-# (MLE, ConSeq), evaluate them, and run a human study.
+# (MLE, ConSeq), evaluate them (and train the FactCC-style classifier they are evaluated with), and
+# run a human study.
 COMMANDS = {
     "score": score_cmd, "explain": explain_cmd, "meta-eval": meta_eval_cmd,
     "train-qagen": train_qagen_cmd, "eval-qagen": eval_qagen_cmd,
     "summarize": summarize_cmd, "train-summarizer": train_summarizer_cmd, "conseq": conseq_cmd,
-    "evaluate-summaries": evaluate_summaries_cmd, "annotate": annotate_cmd,
+    "evaluate-summaries": evaluate_summaries_cmd, "train-factcc": train_factcc_cmd, "annotate": annotate_cmd,
 }
 
 

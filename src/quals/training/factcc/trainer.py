@@ -172,8 +172,11 @@ def _load(config: FactccTrainingConfig):
     return loaded, network
 
 
-def train_factcc(config: FactccTrainingConfig) -> FactccTrainingResult:
+def train_factcc(config: FactccTrainingConfig, *, use_cpu: bool = False, dtype: str = "auto") -> FactccTrainingResult:
     """Train the classifier as ``config`` says; rerunning resumes (or returns a finished run).
+
+    ``use_cpu`` trains on the CPU even when a GPU is there; ``dtype`` auto: bf16 mixed precision on
+    GPUs that support it (``bfloat16``/``float32`` force it on/off).
 
     Raises:
         ValueError: no claims, a malformed claim file, or settings that changed since the checkpoints.
@@ -181,6 +184,8 @@ def train_factcc(config: FactccTrainingConfig) -> FactccTrainingResult:
     """
     from accelerate import PartialState
     from transformers import DataCollatorWithPadding, Trainer, set_seed
+
+    from quals.models.device import bf16_setting
 
     if not config.train_file or not config.output_dir:
         raise ValueError("train_file and output_dir are required")
@@ -201,8 +206,8 @@ def train_factcc(config: FactccTrainingConfig) -> FactccTrainingResult:
     train = encode_claims(train_records, loaded.tokenizer, layout, config.max_length, config.chunk_overlap)
     held = encode_claims(eval_records, loaded.tokenizer, layout, config.max_length, config.chunk_overlap)
     args = runs.training_arguments(run, config, learning_rate=config.learning_rate, has_eval=bool(held),
-                                   eval_steps=config.eval_steps, show_progress=config.progress,
-                                   label_names=["labels"])
+                                   eval_steps=config.eval_steps, show_progress=config.progress, use_cpu=use_cpu,
+                                   bf16=bf16_setting(dtype), label_names=["labels"])
     clock = runs.elapsed_clock(last)
     trainer = Trainer(model=network, args=args, train_dataset=train, eval_dataset=held or None,
                       data_collator=DataCollatorWithPadding(loaded.tokenizer),
