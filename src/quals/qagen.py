@@ -124,8 +124,7 @@ class QAGen:
         with self._progress(len(prompts), "generating QA pairs") as bar:
             for start in range(0, len(prompts), per_batch):
                 batch = prompts[start:start + per_batch]
-                for offset, hyps in enumerate(diverse_beam_search(
-                        self.backbone, batch, config, _shift(constraint, start))):
+                for hyps in diverse_beam_search(self.backbone, batch, config, _shift(constraint, start)):
                     results.append([self.read(h) for h in hyps])
                 bar.update(len(batch))
         return results

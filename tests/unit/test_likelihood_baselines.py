@@ -17,7 +17,7 @@ def test_loglik_and_pmi_by_hand(tiny_dirs, kind):
     scorer = LikelihoodBaselines(QAGen(str(tiny_dirs[kind]), device="cpu", dtype="float32", batch_size=4))
     result = scorer.score([DOCUMENT] * 3, SUMMARIES)
     backbone = scorer.backbone
-    for example, summary in zip(result.examples[:2], SUMMARIES[:2]):
+    for example, summary in zip(result.examples[:2], SUMMARIES[:2], strict=True):
         tokens = scorer._continuation(summary)
         given_document = reference.sequence_logprobs(backbone, backbone.prompt_ids(backbone.tokenize(DOCUMENT)), tokens)
         given_nothing = reference.sequence_logprobs(backbone, backbone.prompt_ids([]), tokens)

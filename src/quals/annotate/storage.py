@@ -224,7 +224,8 @@ class StudyStore:
             return None
         document, summary_a, summary_b, b_on_left, *choices, comment = row
         left, right = (summary_b, summary_a) if b_on_left else (summary_a, summary_b)
-        answers = {} if comment is None else {a: page_side(c, bool(b_on_left)) for a, c in zip(ATTRIBUTES, choices)}
+        answers = {} if comment is None else {a: page_side(c, bool(b_on_left))
+                                              for a, c in zip(ATTRIBUTES, choices, strict=True)}
         return Task(position, total, done, document, left, right, answers, comment or "")
 
     def save(self, annotator: int, position: int, sides: Mapping[str, str], comment: str = "") -> bool:
@@ -275,7 +276,7 @@ class StudyStore:
             ).fetchall()
         judgments = []
         for item_id, name, *rest in rows:
-            choices = dict(zip(ATTRIBUTES, rest[:len(ATTRIBUTES)]))
+            choices = dict(zip(ATTRIBUTES, rest[:len(ATTRIBUTES)], strict=True))
             b_on_left, comment, created, updated, revisions = rest[len(ATTRIBUTES):]
             judgments.append(Judgment(item_id, name, choices, bool(b_on_left), comment, created, updated, revisions))
         return judgments

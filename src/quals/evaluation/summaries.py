@@ -14,6 +14,7 @@ Per-row scores go through :func:`quals.batch.runner.map_rows`: resumable and sha
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -181,12 +182,12 @@ class SummaryEvaluator:
             for row in good:
                 values[row.index]["rougeLsum"] = self.rouge_lsum(row.reference, row.summary)
         if self.entities is not None and good:
-            for row, entities in zip(good, self.entities.entities([r.summary for r in good])):
+            for row, entities in zip(good, self.entities.entities([r.summary for r in good]), strict=True):
                 values[row.index].update(entity_precision=entity_precision(entities, row.document),
                                          n_entities=len(entities))
         for name in ("quals", "qags"):
             if name in self.metrics and good:
-                for row, score in zip(good, _scores(getattr(self, name), good)):
+                for row, score in zip(good, _scores(getattr(self, name), good), strict=True):
                     values[row.index][name] = score
         return [{"row": row.index, "id": row.id, **values.get(row.index, {}), "error": row.error} for row in rows]
 
@@ -224,7 +225,7 @@ def join_rows(test_path: Path, system_path: Path, *, document_field: str = "docu
     if len(tests) != len(systems):
         raise ValueError(f"{system_path} has {len(systems)} rows but {test_path} has {len(tests)}")
     rows = []
-    for index, ((test, problem), (system, system_problem)) in enumerate(zip(tests, systems)):
+    for index, ((test, problem), (system, system_problem)) in enumerate(zip(tests, systems, strict=True)):
         test_id = None if test is None or not id_field or test.get(id_field) is None else str(test[id_field])
         system_id = None if system is None or not id_field or system.get(id_field) is None else str(system[id_field])
         if test_id is not None and system_id is not None and test_id != system_id:
@@ -275,14 +276,14 @@ def compare_systems(names: Sequence[str], paths: Sequence[Path], tables: Sequenc
                     columns: Sequence[str], *, n_resamples: int = 1000, seed: int = 0) -> list[SystemScores]:
     """Means per system and paired bootstraps of every later system against the first."""
     out = []
-    for name, path, records in zip(names, paths, tables):
+    for name, path, records in zip(names, paths, tables, strict=True):
         means, counts, comparison = {}, {}, {}
         for column in columns:
             values = [r.get(column) for r in records if _defined(r.get(column))]
             counts[column] = len(values)
             means[column] = math.fsum(values) / len(values) if values else None
             if out:  # not the first system
-                pairs = [(a.get(column), b.get(column)) for a, b in zip(tables[0], records)
+                pairs = [(a.get(column), b.get(column)) for a, b in zip(tables[0], records, strict=True)
                          if _defined(a.get(column)) and _defined(b.get(column))]
                 if len(pairs) >= 2:
                     comparison[column] = paired_bootstrap([p[0] for p in pairs], [p[1] for p in pairs],
@@ -349,7 +350,7 @@ def evaluate_systems(evaluator: SummaryEvaluator, test_path: str | Path, systems
                 "fields": {"document": document_field, "reference": reference_field, "summary": summary_field}}
         target = output_dir / f"{name}.jsonl"
         map_rows(evaluator, rows, target, info=info, chunk_size=chunk_size, overwrite=overwrite,
-                 show_progress=show_progress, count=lambda: len(rows), desc=f"evaluating {name}")
+                 show_progress=show_progress, count=functools.partial(len, rows), desc=f"evaluating {name}")
         tables.append(_read_scores(target))
         paths.append(path)
     results = compare_systems(names, paths, tables, evaluator.columns, n_resamples=n_resamples, seed=seed)

@@ -86,7 +86,7 @@ class AnswerExtractor:
         """Every named entity, noun chunk and number of each text, SQuAD-normalised and unsampled:
         the answers QUALS keeps with ``answer_types='entities'``."""
         out = []
-        for text, doc in zip(texts, self.nlp.pipe([t if t.strip() else "" for t in texts])):
+        for text, doc in zip(texts, self.nlp.pipe([t if t.strip() else "" for t in texts]), strict=True):
             spans = [*(e.text for e in doc.ents), *(c.text for c in doc.noun_chunks),
                      *(t.text for t in doc if t.like_num)]
             out.append(frozenset(k for k in map(normalize_answer, spans) if k) if text.strip() else frozenset())
@@ -95,7 +95,7 @@ class AnswerExtractor:
     def extract(self, texts: Sequence[str]) -> list[list[str]]:
         """Candidates of every text (an empty or blank text has none)."""
         out: list[list[str]] = []
-        for text, doc in zip(texts, self.nlp.pipe([t if t.strip() else "" for t in texts])):
+        for text, doc in zip(texts, self.nlp.pipe([t if t.strip() else "" for t in texts]), strict=True):
             entities = [ent.text for ent in doc.ents]
             chunks = [chunk.text for chunk in doc.noun_chunks]
             out.append(select_candidates(entities, chunks, self.n, text, self.seed) if text.strip() else [])

@@ -141,8 +141,8 @@ class LikelihoodBaselines:
         window = min(self.qagen.window_tokens(longest), backbone.max_context_tokens(longest))
         scored = score_sequences(backbone, contexts, sequences, window_tokens=window,
                                  batch_size=self.qagen.batch_size) if live else []
-        given_document = {i: _best_mean(s) for i, s in zip(live, scored[:len(live)])}
-        given_nothing = {i: _best_mean(s) for i, s in zip(live, scored[len(live):])}
+        given_document = {i: _best_mean(s) for i, s in zip(live, scored[:len(live)], strict=True)}
+        given_nothing = {i: _best_mean(s) for i, s in zip(live, scored[len(live):], strict=True)}
         examples = []
         for i in range(len(summaries)):
             if i not in given_document:

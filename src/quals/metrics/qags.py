@@ -181,16 +181,16 @@ class QAGS:
             if not isinstance(document, str) or not isinstance(summary, str):
                 raise TypeError(f"example {i}: document and summary must be strings")
         unique = [s for s in dict.fromkeys(summaries) if s.strip()]
-        candidates = dict(zip(unique, self.extract_answers(unique)))
+        candidates = dict(zip(unique, self.extract_answers(unique), strict=True))
         with_candidates = [s for s in unique if candidates[s]]
         generated = dict(zip(with_candidates, self.generate_questions(
-            with_candidates, [candidates[s] for s in with_candidates])))
+            with_candidates, [candidates[s] for s in with_candidates]), strict=True))
         cleaned = {s: _clean(generated[s], self.config.min_question_words) for s in with_candidates}
         summary_answers = self._filter_answers(cleaned, candidates)
         kept = {s: self._select(cleaned[s], candidates[s], summary_answers[s]) for s in with_candidates}
         to_read = [i for i, s in enumerate(summaries) if kept.get(s)]
         read = self.answer([documents[i] for i in to_read], [[q.question for q in kept[summaries[i]]] for i in to_read])
-        document_answers = dict(zip(to_read, read))
+        document_answers = dict(zip(to_read, read, strict=True))
         examples = []
         for i, summary in enumerate(summaries):
             if not summary.strip():
@@ -212,8 +212,8 @@ class QAGS:
         pending = [s for s in cleaned if cleaned[s]]
         while pending:
             asks = [unanswered_questions(cleaned[s], answers[s])[:self.config.max_questions] for s in pending]
-            for summary, asked, answered in zip(pending, asks, self.answer(pending, asks)):
-                answers[summary].update(zip(asked, answered))
+            for summary, asked, answered in zip(pending, asks, self.answer(pending, asks), strict=True):
+                answers[summary].update(zip(asked, answered, strict=True))
             pending = [s for s in pending if not selection_settled(
                 cleaned[s], answers[s], self._consistency(candidates[s], answers[s]), self.config.max_questions)]
         return answers
@@ -247,7 +247,7 @@ class QAGS:
         if not kept:
             return QagsExample(None, "no question passed the answer-consistency filter", (), **counts, n_windows=0)
         questions = []
-        for q, doc_answer in zip(kept, document_answers):
+        for q, doc_answer in zip(kept, document_answers, strict=True):
             summary_answer = summary_answers[q.question].text
             questions.append(QagsQuestion(
                 question=q.question, answer_candidate=candidates[q.candidate], answer_summary=summary_answer,

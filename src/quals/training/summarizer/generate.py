@@ -191,7 +191,7 @@ def generate_summaries(summarizer: Summarizer, documents: Sequence[str], decodin
     for start in range(0, len(order), batch_size):
         batch = order[start:start + batch_size]
         outputs = _generate_batch(summarizer, [encoded[i][0] for i in batch], [rows[i] for i in batch], decoding, seed)
-        texts.update(zip(batch, outputs))
+        texts.update(zip(batch, outputs, strict=True))
     return [GeneratedSummaries(tuple(texts[i]), encoded[i][1]) for i in range(len(documents))]
 
 
@@ -253,7 +253,7 @@ class SummaryMapper:
         good = [row for row in rows if row.error is None]
         generated = dict(zip((r.index for r in good), generate_summaries(
             self.summarizer, [r.document for r in good], self.decoding, rows=[r.index for r in good],
-            seed=self.seed, batch_size=self.batch_size))) if good else {}
+            seed=self.seed, batch_size=self.batch_size), strict=True)) if good else {}
         return [self._record(row, generated.get(row.index)) for row in rows]
 
     def _record(self, row: Row, result: GeneratedSummaries | None) -> dict:
