@@ -19,11 +19,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from quals.batch.output import write_json_atomic
 from quals.batch.runner import RunConfig, score_file
 from quals.data.benchmarks import BenchmarkRow, read_benchmark, select_rows, write_rows
 from quals.data.readers import FieldMap
 from quals.evaluation.agreement import Agreement, MetricValue, agreement, common_rows
+from quals.files import atomic_write_json, atomic_write_text
 
 logger = logging.getLogger(__name__)
 
@@ -216,8 +216,8 @@ def write_outputs(result: MetaEvalResult, output_dir: str | Path) -> dict[str, P
     output_dir.mkdir(parents=True, exist_ok=True)
     paths = {"json": output_dir / "meta_eval.json", "markdown": output_dir / "meta_eval.md",
              "plot": output_dir / "meta_eval.png"}
-    write_json_atomic(paths["json"], result.to_dict())
-    paths["markdown"].write_text(render_markdown(result), encoding="utf-8")
+    atomic_write_json(paths["json"], result.to_dict())
+    atomic_write_text(paths["markdown"], render_markdown(result))
     plot_meta_eval(result.points, paths["plot"])
     return paths
 

@@ -26,6 +26,7 @@ from pathlib import Path
 from quals.batch.runner import map_rows
 from quals.data.readers import detect_format
 from quals.evaluation.significance import paired_bootstrap
+from quals.files import atomic_write_text
 from quals.metrics.qags_config import DEFAULT_SPACY_MODEL
 
 logger = logging.getLogger(__name__)
@@ -358,6 +359,6 @@ def evaluate_systems(evaluator: SummaryEvaluator, test_path: str | Path, systems
         report = {"test": str(test_path.resolve()), "columns": evaluator.columns, "run": evaluator.run_info(),
                   "bootstrap": {"n_resamples": n_resamples, "seed": seed},
                   "systems": [s.to_dict() for s in results]}
-        (output_dir / "results.json").write_text(json.dumps(report, indent=2) + "\n")
-        (output_dir / "table.md").write_text(markdown_table(results, evaluator.columns))
+        atomic_write_text(output_dir / "results.json", json.dumps(report, indent=2) + "\n")
+        atomic_write_text(output_dir / "table.md", markdown_table(results, evaluator.columns))
     return results

@@ -16,9 +16,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from quals.batch.output import dumps_record, sidecar_path, write_json_atomic
+from quals.batch.output import dumps_record, sidecar_path
 from quals.batch.runner import RunConfig, map_rows, score_rows
 from quals.data.readers import Row
+from quals.files import atomic_open, atomic_write_json
 from quals.training.conseq.config import SelectionConfig
 from quals.training.conseq.select import select_documents, selection_report
 
@@ -166,14 +167,13 @@ def select_triples(candidates_path: str | Path, output: str | Path, *, config: S
               **selection_report(selection, references, candidates)}
     if int(os.environ.get("RANK", "0")) == 0:
         _write_triples(output, documents, selection, references)
-        write_json_atomic(report_path, report)
+        atomic_write_json(report_path, report)
     return report
 
 
 def _write_triples(output: Path, documents: list[DocumentCandidates], selection, references) -> None:
-    tmp = output.with_name(f"{output.name}.tmp{os.getpid()}")
     output.parent.mkdir(parents=True, exist_ok=True)
-    with open(tmp, "w", encoding="utf-8") as handle:
+    with atomic_open(output) as handle:
         for i in selection.kept:
             doc, (j, worst) = documents[i], selection.worst[i]
             handle.write(dumps_record({
@@ -181,4 +181,3 @@ def _write_triples(output: Path, documents: list[DocumentCandidates], selection,
                 "negative": doc.candidates[j], "negative_candidate": j,
                 "positive_score": references[i] if references is not None else None, "negative_score": worst,
             }) + "\n")
-    os.replace(tmp, output)
