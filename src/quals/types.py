@@ -109,9 +109,11 @@ class ScoreSignature:
     transformers_version: str
 
     def __str__(self) -> str:
-        return (f"quals:{self.quals_version}|model:{self.model}|weights:{self.weights}|format:{self.format}|"
-                f"dtype:{self.dtype}|device:{self.device_kind}|settings:{self.settings}|torch:{self.torch_version}|"
-                f"transformers:{self.transformers_version}")
+        from quals.provenance import signature
+
+        return signature(f"quals:{self.quals_version}", model=self.model, weights=self.weights, format=self.format,
+                         dtype=self.dtype, device=self.device_kind, settings=self.settings, torch=self.torch_version,
+                         transformers=self.transformers_version)
 
     def generation_key(self) -> dict:
         """What a cached generation must share to be reused (the summary text is added by the cache)."""

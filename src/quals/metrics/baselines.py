@@ -20,6 +20,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from quals.metrics.results import CorpusScores
+from quals.metrics.rouge import ROUGE_TYPES, rouge_scorer, rouge_signature
+from quals.provenance import signature
 
 LEXICAL_NAMES = ("overlap", "rouge1", "rouge2", "rougeL")
 LIKELIHOOD_NAMES = ("loglik", "pmi")
@@ -62,15 +64,11 @@ class LexicalBaselines:
     """Token overlap and ROUGE precision of the summary against the document; no model."""
 
     def __init__(self) -> None:
-        from rouge_score import rouge_scorer
-
-        self._rouge = rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL"], use_stemmer=True)
+        self._rouge = rouge_scorer()
 
     @property
     def signature(self) -> str:
-        from importlib.metadata import version
-
-        return f"lexical|rouge-score:{version('rouge-score')}|stemmer:true|rouge:precision"
+        return signature("lexical", rouge_signature(rouge="precision"))
 
     def run_info(self) -> dict:
         return {"metric": "lexical", "signature": self.signature, "names": list(LEXICAL_NAMES)}
@@ -86,7 +84,7 @@ class LexicalBaselines:
                 continue
             rouge = self._rouge.score(document, summary)  # (target, prediction)
             values = {"overlap": token_overlap(document, summary),
-                      **{name: rouge[name].precision for name in ("rouge1", "rouge2", "rougeL")}}
+                      **{name: rouge[name].precision for name in ROUGE_TYPES}}
             examples.append(BaselineExample(values))
         return BaselineResult(tuple(examples), self.signature)
 
@@ -116,9 +114,9 @@ class LikelihoodBaselines:
     @property
     def signature(self) -> str:
         info = self.qagen.info
-        return (f"likelihood|model:{info.model}|weights:{info.fingerprint}|dtype:{info.dtype}|"
-                f"instruction:{SUMMARY_INSTRUCTION}|torch:{info.torch_version}|"
-                f"transformers:{info.transformers_version}")
+        return signature("likelihood", model=info.model, weights=info.fingerprint, dtype=info.dtype,
+                         instruction=SUMMARY_INSTRUCTION, torch=info.torch_version,
+                         transformers=info.transformers_version)
 
     def run_info(self) -> dict:
         return {"metric": "likelihood", "signature": self.signature, "names": list(LIKELIHOOD_NAMES),

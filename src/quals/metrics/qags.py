@@ -39,7 +39,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import platform
 from collections.abc import Sequence
 
 from quals.metrics.answer_extraction import AnswerExtractor
@@ -58,6 +57,7 @@ from quals.metrics.qags_questions import (
 )
 from quals.metrics.qags_results import QagsExample, QagsQuestion, QagsResult
 from quals.models.packaged import DEFAULT_BASE_MODEL
+from quals.provenance import signature, version_fields
 
 
 class QAGS:
@@ -127,30 +127,20 @@ class QAGS:
                        "dtype": _dtype(qa_model.model)},
                 "answers": self.extractor.version}
 
-    def _versions(self) -> dict:
-        import torch
-        import transformers
-
-        from quals import __version__
-
-        return {"quals_version": __version__, "torch_version": torch.__version__,
-                "transformers_version": transformers.__version__, "python_version": platform.python_version()}
-
     @property
     def signature(self) -> str:
         """One line naming everything that determines the scores."""
-        models, versions = self.models(), self._versions()
+        models, versions = self.models(), version_fields()
         settings = json.dumps(self.config.to_dict(), sort_keys=True, separators=(",", ":"))
-        return (f"qags:{versions['quals_version']}|qg:{models['qg']['model']}|qg_weights:{models['qg']['weights']}|"
-                f"qg_format:{models['qg']['format']}|"
-                f"qa:{models['qa']['model']}|qa_weights:{models['qa']['weights']}|answers:{models['answers']}|"
-                f"dtype:{models['qg']['dtype']}/{models['qa']['dtype']}|settings:{settings}|"
-                f"torch:{versions['torch_version']}|"
-                f"transformers:{versions['transformers_version']}")
+        qg, qa = models["qg"], models["qa"]
+        return signature(f"qags:{versions['quals_version']}", qg=qg["model"], qg_weights=qg["weights"],
+                         qg_format=qg["format"], qa=qa["model"], qa_weights=qa["weights"], answers=models["answers"],
+                         dtype=f"{qg['dtype']}/{qa['dtype']}", settings=settings, torch=versions["torch_version"],
+                         transformers=versions["transformers_version"])
 
     def run_info(self) -> dict:
         """The run fingerprint written beside outputs."""
-        return {"metric": "qags", "signature": self.signature, "models": self.models(), **self._versions(),
+        return {"metric": "qags", "signature": self.signature, "models": self.models(), **version_fields(),
                 "settings": self.config.to_dict(), "batch_size": self.batch_size}
 
     def count_tokens(self, text: str) -> int:

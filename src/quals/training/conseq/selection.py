@@ -72,25 +72,20 @@ def flatten(documents: list[DocumentCandidates], *, against_reference: bool = Fa
 class RougeMapper:
     """Per-row mean of ROUGE-1/2/L F1 of the summary against the reference (in ``Row.document``)."""
 
-    def __init__(self) -> None:
-        from quals.evaluation.summaries import make_rouge_scorer
-
-        self.scorer = make_rouge_scorer()
-
     def run_info(self) -> dict:
-        from importlib.metadata import version
+        from quals.metrics.rouge import rouge_signature
 
-        return {"metric": "rouge", "rouge": f"rouge-score:{version('rouge-score')}|stemmer:true|mean-F1-1-2-L"}
+        return {"metric": "rouge", "rouge": rouge_signature("mean-F1-1-2-L")}
 
     def records(self, rows: list[Row]) -> list[dict]:
-        from quals.evaluation.summaries import rouge_f
+        from quals.metrics.rouge import rouge_f
 
         out = []
         for row in rows:
             if row.error:
                 out.append({"row": row.index, "id": row.id, "score": None, "error": row.error})
                 continue
-            scores = rouge_f(self.scorer, row.document, row.summary)
+            scores = rouge_f(row.document, row.summary)
             out.append({"row": row.index, "id": row.id, "score": math.fsum(scores.values()) / 3, **scores,
                         "error": None})
         return out

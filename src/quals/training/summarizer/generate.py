@@ -239,15 +239,12 @@ class SummaryMapper:
         self.keep_inputs = keep_inputs
 
     def run_info(self) -> dict:
-        import transformers
-
-        from quals import __version__
+        from quals.provenance import version_fields
 
         return {"stage": "summaries", "model": self.summarizer.model_id, "weights": self.summarizer.fingerprint,
                 "format": format_dict(self.summarizer.format), "decoding": self.decoding.to_dict(),
                 "seed": self.seed, "output": "candidates" if self.as_list else "summary",
-                "quals_version": __version__, "torch_version": torch.__version__,
-                "transformers_version": transformers.__version__}
+                **version_fields("quals", "torch", "transformers")}
 
     def records(self, rows: list[Row]) -> list[dict]:
         good = [row for row in rows if row.error is None]
