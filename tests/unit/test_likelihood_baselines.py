@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from fixtures import reference
 
-from quals.metrics.baselines import LikelihoodBaselines
+from quals.metrics.baselines import LikelihoodBaselines, LikelihoodScores
 from quals.qagen import QAGen
 
 DOCUMENT = "The cat sat on the mat in Paris on Monday. Officials said 12 people were hurt near Leeds."
@@ -22,9 +22,10 @@ def test_loglik_and_pmi_by_hand(tiny_dirs, kind):
         given_document = reference.sequence_logprobs(backbone, backbone.prompt_ids(backbone.tokenize(DOCUMENT)), tokens)
         given_nothing = reference.sequence_logprobs(backbone, backbone.prompt_ids([]), tokens)
         loglik = sum(given_document) / len(tokens)
-        assert example.values["loglik"] == pytest.approx(loglik, abs=1e-5)
-        assert example.values["pmi"] == pytest.approx(loglik - sum(given_nothing) / len(tokens), abs=1e-5)
-    assert result.examples[2].values == {"loglik": None, "pmi": None}
+        assert example.values.loglik == pytest.approx(loglik, abs=1e-5)
+        assert example.values.pmi == pytest.approx(loglik - sum(given_nothing) / len(tokens), abs=1e-5)
+        assert example.score == example.values.loglik
+    assert result.examples[2].values == LikelihoodScores(loglik=None, pmi=None)
     assert result.examples[2].reason == "empty summary"
 
 
