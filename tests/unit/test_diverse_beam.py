@@ -43,7 +43,13 @@ def test_group_zero_is_plain_beam_search(backbone):
     diverse = diverse_beam_search(backbone, _prompts(backbone),
                                   GenerationConfig(num_groups=3, group_width=3, diversity_penalty=0.7,
                                                    min_length=2, max_length=10))
-    for p_hyps, d_hyps in zip(plain, diverse, strict=True):
+    for prompt, p_hyps, d_hyps in zip(_prompts(backbone), plain, diverse, strict=True):
+        # one group is plain beam search: the independent reference without a diversity term
+        expected = reference.diverse_beam_search(backbone, prompt, 1, 3, 0.0, 2, 10)
+        assert [list(h.token_ids) for h in p_hyps] == [tokens for _, _, (tokens, *_) in expected]
+        assert [h.score for h in p_hyps] == pytest.approx([total / len(tokens)
+                                                           for _, _, (tokens, _, _, total, _) in expected], abs=1e-4)
+        # and the first group of a diverse search sees no penalty, so it is that same search
         group0 = [h for h in d_hyps if h.group == 0]
         assert [h.token_ids for h in group0] == [h.token_ids for h in p_hyps]
         assert [h.score for h in group0] == pytest.approx([h.score for h in p_hyps], abs=1e-5)
