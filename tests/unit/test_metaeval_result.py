@@ -53,21 +53,26 @@ def test_runs_with_a_reaggregation_round_trip_in_scorer_order(tmp_path):
     reaggregated = ScorerRun("quals", quals_info, Reaggregation("scores/d/quals.jsonl", {"lowest_k": 2},
                                                                 {"max_pairs": 10, "lowest_k": 2}))
     result = MetaEvalResult(
-        agreements=(_agreement("quals", "d"), _agreement("overlap", "d")), common=(_agreement("quals", "d"),),
+        agreements=(_agreement("quals", "z"), _agreement("quals", "d/with-slash"),
+                    _agreement("overlap", "d/with-slash")),
+        common=(_agreement("quals", "z"),),
         runs=(reaggregated, ScorerRun("lexical", {"metric": "lexical", "signature": "lexical|x"})),
         config=MetaEvalConfig(metrics=("quals", "overlap"), limits={"test": 4}, scorer_limits={"quals": 2}),
-        files=("/data/d.jsonl",), incomplete=(IncompleteScores("d/with-slash", "quals", 1, 2),))
+        files=("/data/d.jsonl",), incomplete=(IncompleteScores("z", "lexical", 3, 4),
+                                              IncompleteScores("d/with-slash", "quals", 1, 2),
+                                              IncompleteScores("d/with-slash", "lexical", 0, 2)))
     data = result.to_dict()
     assert data["runs"]["quals"] == {"metric": "quals", "signature": "quals:0.1.0|...",
                                      "settings": {"max_pairs": 10, "lowest_k": 2},
                                      "reaggregated": {"from": "scores/d/quals.jsonl", "overrides": {"lowest_k": 2}}}
-    assert data["incomplete"] == {"d/with-slash/quals": {"scored_rows": 1, "selected_rows": 2}}
+    assert data["incomplete"]["d/with-slash/quals"] == {"scored_rows": 1, "selected_rows": 2}
     assert data["config"] == {"metrics": ("quals", "overlap"), "limits": {"test": 4}, "scorer_limits": {"quals": 2},
                               "seed": 0, "n_resamples": 1000, "files": ["/data/d.jsonl"]}
     paths = write_outputs(result, tmp_path)
     assert "plot" not in paths  # no points (a result read back from its JSON): no plot
     back = MetaEvalResult.from_dict(json.loads(paths["json"].read_text()))
-    assert [r.scorer for r in back.runs] == ["quals", "lexical"]  # the file sorts keys; the order is restored
+    # the file sorts its keys; the order of the run is restored (and with it the Markdown)
+    assert [r.scorer for r in back.runs] == ["quals", "lexical"]
     assert back.run("quals").reaggregated == reaggregated.reaggregated
     assert _dumps(back.to_dict()) == _dumps(data) == paths["json"].read_text()
     assert back.incomplete == result.incomplete and back.agreements == result.agreements

@@ -164,21 +164,27 @@ class MetaEvalResult:
 
     @classmethod
     def from_dict(cls, data: dict) -> MetaEvalResult:
-        """Read ``meta_eval.json`` (as :meth:`to_dict` writes it; the keys are sorted on disk, so
-        runs come back in the order of ``config.metrics``' scorers, as a run records them)."""
+        """Read ``meta_eval.json`` (as :meth:`to_dict` writes it).
+
+        The file sorts its keys, so runs and incomplete files come back in the order a run makes
+        them: scorers as ``config.metrics`` names them, datasets as the agreements list them.
+        """
         config_data = dict(data["config"])
         files = tuple(config_data.pop("files", ()))
         config = MetaEvalConfig(**{**config_data, "metrics": tuple(config_data["metrics"])})
-        order = {name: k for k, name in enumerate(config.scorers)}
-        runs = sorted(data.get("runs", {}).items(), key=lambda item: order.get(item[0], len(order)))
+        agreements = tuple(Agreement.from_dict(a) for a in data["agreements"])
+        scorer_order = {name: k for k, name in enumerate(config.scorers)}
+        group_order = {name: k for k, name in enumerate(dict.fromkeys(a.group for a in agreements))}
+        runs = [ScorerRun.from_dict(name, info) for name, info in data.get("runs", {}).items()]
+        runs.sort(key=lambda r: scorer_order.get(r.scorer, len(scorer_order)))
         incomplete = []
         for name, counts in data.get("incomplete", {}).items():
             dataset, scorer = name.rsplit("/", 1)
             incomplete.append(IncompleteScores(dataset, scorer, counts["scored_rows"], counts["selected_rows"]))
-        return cls(agreements=tuple(Agreement.from_dict(a) for a in data["agreements"]),
-                   common=tuple(Agreement.from_dict(a) for a in data["common_rows"]),
-                   runs=tuple(ScorerRun.from_dict(name, info) for name, info in runs),
-                   config=config, files=files, incomplete=tuple(incomplete))
+        incomplete.sort(key=lambda i: (group_order.get(i.dataset, len(group_order)),
+                                       scorer_order.get(i.scorer, len(scorer_order))))
+        return cls(agreements=agreements, common=tuple(Agreement.from_dict(a) for a in data["common_rows"]),
+                   runs=tuple(runs), config=config, files=files, incomplete=tuple(incomplete))
 
 
 def run_meta_eval(files: Sequence[str | Path], output_dir: str | Path, config: MetaEvalConfig,
