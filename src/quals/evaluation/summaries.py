@@ -132,7 +132,7 @@ class SummaryEvaluator:
             raise ValueError("the quals/qags metrics need a loaded scorer")
         self.metrics = tuple(m for m in METRICS if m in metrics)
         self.quals, self.qags = quals, qags
-        self.rouge = "rouge" in metrics
+        self.rouge = rouge_scorer() if "rouge" in metrics else None
         self.rouge_lsum = RougeLsum() if "rougelsum" in metrics else None
         self.entities = EntityExtractor(spacy_model) if "entities" in metrics else None
 
@@ -142,7 +142,7 @@ class SummaryEvaluator:
 
     def run_info(self) -> dict:
         info: dict = {"metrics": list(self.metrics)}
-        if self.rouge:
+        if self.rouge is not None:
             info["rouge"] = rouge_signature("F1")
         if self.rouge_lsum is not None:
             info["rougelsum"] = rouge_signature("F1", self.rouge_lsum.version)
@@ -157,7 +157,7 @@ class SummaryEvaluator:
     def records(self, rows: list[EvalRow]) -> list[dict]:
         good = [row for row in rows if row.error is None]
         values: dict[int, dict] = {row.index: {} for row in good}
-        if self.rouge:
+        if self.rouge is not None:
             for row in good:
                 values[row.index].update(rouge_f(row.reference, row.summary))
         if self.rouge_lsum is not None:
