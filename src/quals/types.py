@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from quals.provenance import signature
+
 
 @dataclass(frozen=True)
 class Hypothesis:
@@ -109,8 +111,6 @@ class ScoreSignature:
     transformers_version: str
 
     def __str__(self) -> str:
-        from quals.provenance import signature
-
         return signature(f"quals:{self.quals_version}", model=self.model, weights=self.weights, format=self.format,
                          dtype=self.dtype, device=self.device_kind, settings=self.settings, torch=self.torch_version,
                          transformers=self.transformers_version)
