@@ -37,7 +37,7 @@ def _measure(scorer: QUALS, rows: list[BenchmarkRow]) -> dict:
     examples = scorer._score_generated([r.document for r in rows], [r.summary for r in rows], generated)
     total_s = time.perf_counter() - start
     hyps = sum(e.n_generated for e in examples)
-    paired = [(e.score, r.score) for e, r in zip(examples, rows) if e.score is not None]
+    paired = [(e.score, r.score) for e, r in zip(examples, rows, strict=True) if e.score is not None]
     out = {
         "rows": len(rows),
         "null_share": sum(e.score is None for e in examples) / len(rows),
@@ -49,7 +49,7 @@ def _measure(scorer: QUALS, rows: list[BenchmarkRow]) -> dict:
         "scores": [e.score for e in examples],
     }
     if len(paired) > 2:
-        metric, human = zip(*paired)
+        metric, human = zip(*paired, strict=True)
         out["pearson"] = float(stats.pearsonr(metric, human)[0])
         out["spearman"] = float(stats.spearmanr(metric, human)[0])
         out["n_correlated"] = len(paired)

@@ -15,15 +15,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import time
 from pathlib import Path
 
 import torch
-import transformers
 
 from quals import QUALS, QAGen
 from quals.data.benchmarks import read_benchmark
+from quals.provenance import versions
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "bench"
 
@@ -66,8 +65,7 @@ def run(args: argparse.Namespace) -> dict:
     first = args.models[0]
     return {
         "rows": n, "settings": settings, "device": args.device, "threads": torch.get_num_threads(),
-        "versions": {"torch": torch.__version__, "transformers": transformers.__version__,
-                     "python": platform.python_version()},
+        "versions": versions(),
         "models": {m: {"fingerprint": scorers[m].qagen.info.fingerprint, "seconds_per_summary": seconds[m] / n,
                        "ratio_to_first": seconds[m] / seconds[first], "pairs_per_summary": pairs[m] / n,
                        "null_rows": nulls[m]} for m in args.models},

@@ -86,7 +86,7 @@ def naive_score(qagen: QAGen, contexts: Sequence[str], qa_lists: Sequence[Sequen
     """[context][sequence][window] -> per-token log-probs, one full forward pass per pair."""
     bb = qagen.backbone
     out: list[list[list[list[float]]]] = []
-    for context, seqs, spans in zip(contexts, qa_lists, windows):
+    for context, seqs, spans in zip(contexts, qa_lists, windows, strict=True):
         ids = bb.tokenize(context)
         per_seq: list[list[list[float]]] = [[] for _ in seqs]
         for start, end in spans:
@@ -160,19 +160,21 @@ def main() -> None:
 
         def ours_score() -> int:
             scored.extend(qagen.score(documents, qa_lists))
-            return sum(len(seq) * len(cs.windows) for seqs, cs in zip(qa_lists, scored) for seq in seqs)
+            return sum(len(seq) * len(cs.windows) for seqs, cs in zip(qa_lists, scored, strict=True) for seq in seqs)
 
         sco = [timed("ours: shared-context scoring", ours_score)]
         naive: list[list[list[list[float]]]] = []
 
         def naive_run() -> int:
             naive.extend(naive_score(qagen, documents, qa_lists, [cs.windows for cs in scored]))
-            return sum(len(seq) * len(cs.windows) for seqs, cs in zip(qa_lists, scored) for seq in seqs)
+            return sum(len(seq) * len(cs.windows) for seqs, cs in zip(qa_lists, scored, strict=True) for seq in seqs)
 
         sco.append(timed("naive: one forward per QA pair", naive_run))
 
-    diff = max(abs(a - b) for cs, per_ctx in zip(scored, naive) for wl, per_seq in zip(cs.sequences, per_ctx)
-               for ours_w, naive_w in zip(wl.by_window, per_seq) for a, b in zip(ours_w, naive_w))
+    diff = max(abs(a - b) for cs, per_ctx in zip(scored, naive, strict=True)
+               for wl, per_seq in zip(cs.sequences, per_ctx, strict=True)
+               for ours_w, naive_w in zip(wl.by_window, per_seq, strict=True)
+               for a, b in zip(ours_w, naive_w, strict=True))
     well = sum(h.well_formed for hyps in results for h in hyps)
     pairs = sum(len(s) for s in qa_lists)
     print(f"\ngeneration: {len(summaries)} summaries x {config.beams} sequences "

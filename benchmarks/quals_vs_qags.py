@@ -27,17 +27,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import time
 from collections import defaultdict
 from contextlib import contextmanager
 from pathlib import Path
 
 import torch
-import transformers
 
 from quals import QAGS, QUALS, QAGen
 from quals.data.benchmarks import read_benchmark
+from quals.provenance import versions
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "bench"
 
@@ -201,8 +200,7 @@ def run(args: argparse.Namespace) -> dict:
                      "chunk_size": args.chunk_size, "device": str(qagen.backbone.device),
                      "dtype": str(qagen.backbone.model.dtype), "threads": torch.get_num_threads(),
                      "model": qagen.backbone.model_id},
-        "machine": {"python": platform.python_version(), "torch": torch.__version__,
-                    "transformers": transformers.__version__, "cpus": os.cpu_count(),
+        "machine": {**versions(), "cpus": os.cpu_count(),
                     "load_average_start": load_start, "load_average_end": os.getloadavg()},
     }
     return report

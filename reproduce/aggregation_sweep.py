@@ -102,7 +102,7 @@ def _answer_type_lines(sets: list[DevSet], bench: Path, settings, seed: int) -> 
             if setting.max_pairs != 10:
                 continue
             entity_values = {r["id"]: reaggregate_record(restrict_answers(r, a), setting.aggregation)["score"]
-                             for r, a in zip(records, allowed)}
+                             for r, a in zip(records, allowed, strict=True)}
             c = compare_with(dev, setting, "entities", entity_values, seed=seed)
             n_entities = sum(v is not None for v in entity_values.values())
             low, high = -c.interval[1], -c.interval[0]

@@ -36,7 +36,7 @@ def scripted_sides(store: StudyStore, annotator: int, position: int, rng: random
     item_id = next(item.id for item in read_study(HERE / "study.jsonl").items if item.document == task.document)
     b_on_left = task.left != next(it.summary_a for it in read_study(HERE / "study.jsonl").items if it.id == item_id)
     choices = [c if rng.random() > 0.2 else rng.choice(("a", "equal", "b")) for c in TRUTH[item_id]]
-    return {a: page_side(c, b_on_left) for a, c in zip(ATTRIBUTES, choices)}
+    return {a: page_side(c, b_on_left) for a, c in zip(ATTRIBUTES, choices, strict=True)}
 
 
 def main() -> None:

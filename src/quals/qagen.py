@@ -10,7 +10,6 @@ Example:
 
 from __future__ import annotations
 
-import platform
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -21,6 +20,7 @@ from quals.models.loading import load_backbone
 from quals.models.packaged import DEFAULT_MODEL
 from quals.models.scoring import score_sequences
 from quals.models.windows import resolve_overlap
+from quals.provenance import version_fields
 from quals.types import ContextScores, Hypothesis, QAHypothesis
 
 
@@ -74,11 +74,6 @@ class QAGen:
     # ----- identity --------------------------------------------------------------------------
     @property
     def info(self) -> ModelInfo:
-        import torch
-        import transformers
-
-        from quals import __version__
-
         return ModelInfo(
             model=self.backbone.model_id,
             fingerprint=self.backbone.fingerprint,
@@ -86,10 +81,7 @@ class QAGen:
             family=self.backbone.family,
             device=str(self.backbone.device),
             dtype=str(self.backbone.model.dtype).replace("torch.", ""),
-            quals_version=__version__,
-            torch_version=torch.__version__,
-            transformers_version=transformers.__version__,
-            python_version=platform.python_version(),
+            **version_fields(),
         )
 
     def window_tokens(self, continuation_tokens: int = 64) -> int:
@@ -124,8 +116,7 @@ class QAGen:
         with self._progress(len(prompts), "generating QA pairs") as bar:
             for start in range(0, len(prompts), per_batch):
                 batch = prompts[start:start + per_batch]
-                for offset, hyps in enumerate(diverse_beam_search(
-                        self.backbone, batch, config, _shift(constraint, start))):
+                for hyps in diverse_beam_search(self.backbone, batch, config, _shift(constraint, start)):
                     results.append([self.read(h) for h in hyps])
                 bar.update(len(batch))
         return results

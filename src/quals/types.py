@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from quals.provenance import signature
+
 
 @dataclass(frozen=True)
 class Hypothesis:
@@ -109,9 +111,9 @@ class ScoreSignature:
     transformers_version: str
 
     def __str__(self) -> str:
-        return (f"quals:{self.quals_version}|model:{self.model}|weights:{self.weights}|format:{self.format}|"
-                f"dtype:{self.dtype}|device:{self.device_kind}|settings:{self.settings}|torch:{self.torch_version}|"
-                f"transformers:{self.transformers_version}")
+        return signature(f"quals:{self.quals_version}", model=self.model, weights=self.weights, format=self.format,
+                         dtype=self.dtype, device=self.device_kind, settings=self.settings, torch=self.torch_version,
+                         transformers=self.transformers_version)
 
     def generation_key(self) -> dict:
         """What a cached generation must share to be reused (the summary text is added by the cache)."""

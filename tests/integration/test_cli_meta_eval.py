@@ -9,11 +9,13 @@ from pathlib import Path
 import pytest
 from fixtures.fake_qa import fake_generate
 
-from quals.batch.output import sidecar_path
+from quals.batch.output import dumps_record, sidecar_path
 from quals.cli.main import main
 from quals.data.benchmarks import read_benchmark, select_rows
+from quals.evaluation.metaeval import MetaEvalResult
 from quals.metrics.baselines import LexicalBaselines, token_overlap
 from quals.metrics.quals import QUALS
+from quals.reports.metaeval import render_markdown
 
 RUN = ["--no-progress", "--device", "cpu", "--bootstrap", "200", "--chunk-size", "3"]
 SMALL = ["--num-groups", "3", "--min-length", "1", "--max-length", "8", *RUN]
@@ -93,6 +95,12 @@ def test_limits_and_scorer_limits_select_nested_seeded_subsets(bench, tmp_path):
     large = [r.id for r in select_rows(rows, {"test": 6, "valid": 4}, seed=3)]
     assert [i for i in large if "-test-" in i][:3] == [i for i in small if "-test-" in i]
     assert small != [r.id for r in select_rows(rows, {"test": 3, "valid": 2}, seed=4)]
+    # the typed result reads its own JSON back: same JSON, same Markdown
+    text = (out / "meta_eval.json").read_text()
+    result = MetaEvalResult.from_dict(json.loads(text))
+    assert json.dumps(result.to_dict(), indent=2, sort_keys=True) + "\n" == text
+    assert render_markdown(result) == (out / "meta_eval.md").read_text()
+    assert result.config.limits == {"test": 6, "valid": 4} and result.config.seed == 3
 
 
 def test_scorer_limit_per_split_or_test_only_nests_in_the_main_selection(bench, tmp_path):
@@ -158,9 +166,13 @@ def test_lexical_baselines_by_hand():
     assert token_overlap("anything", "  ") is None
     result = LexicalBaselines().score(["the cat sat on the mat"], ["the cat sat"])
     values = result.examples[0].values
-    assert values["overlap"] == 1.0 and values["rouge1"] == 1.0 and values["rouge2"] == 1.0
+    assert values.overlap == 1.0 and values.rouge1 == 1.0 and values.rouge2 == 1.0
+    assert dumps_record(result.examples[0].to_dict()) == (  # the score file's line, key order included
+        '{"score": 1.0, "reason": null, "scores": {"overlap": 1.0, "rouge1": 1.0, "rouge2": 1.0, "rougeL": 1.0}}')
     empty = LexicalBaselines().score(["doc"], [""]).examples[0]
     assert empty.score is None and empty.reason == "empty summary"
+    assert empty.to_dict() == {"score": None, "reason": "empty summary",
+                               "scores": {"overlap": None, "rouge1": None, "rouge2": None, "rougeL": None}}
 
 
 def test_report_only_re_aggregates_quals_as_a_fresh_run_would(bench, tiny_dirs, tmp_path, monkeypatch):

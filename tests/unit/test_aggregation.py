@@ -28,7 +28,7 @@ QUESTIONS = {"cat": ("What sat on the mat?", "Who sat?"), "Paris": ("Where was t
 
 def fake_generate(self, summaries):
     out = []
-    for summary in summaries:
+    for _summary in summaries:
         hyps = []
         for g, (answer, questions) in enumerate(QUESTIONS.items()):
             for r, question in enumerate(questions):
@@ -58,7 +58,8 @@ def test_token_roles_split_question_separator_answer_eos(qagens, kind):
         ids = backbone.qa_token_ids(question, answer)
         roles = token_roles(ids, backbone.decode, backbone.qa_format.separator, backbone.eos_token_id)
         assert len(roles) == len(ids) and roles[-1] == "e" and roles.count("e") == 1
-        by_role = {r: backbone.decode([t for t, role in zip(ids, roles) if role == r]).strip() for r in "qsa"}
+        by_role = {r: backbone.decode([t for t, role in zip(ids, roles, strict=True) if role == r]).strip()
+                   for r in "qsa"}
         assert by_role["q"] == question and by_role["a"] == answer
         assert by_role["s"] == backbone.qa_format.separator.strip()
         # question tokens come first, the answer after the separator
@@ -100,7 +101,7 @@ def test_token_sets_and_reductions_by_hand(qagens, monkeypatch, kind, token_set,
     example = scorer.score([DOCUMENT], [SUMMARY]).examples[0]
     expected = []
     for doc, summ, roles, _ in _hand_pairs(scorer):
-        diffs = [d - s for d, s, r in zip(doc, summ, roles) if r in WANTED[token_set]]
+        diffs = [d - s for d, s, r in zip(doc, summ, roles, strict=True) if r in WANTED[token_set]]
         expected.append(sum(diffs) / len(diffs) if reduction == "mean" else sum(diffs))
     assert [p.value for p in example.pairs] == pytest.approx(expected, abs=1e-5)
     assert example.score == pytest.approx(sum(expected) / len(expected), abs=1e-5)
@@ -112,7 +113,8 @@ def test_token_sets_and_reductions_by_hand(qagens, monkeypatch, kind, token_set,
 def test_aggregation_over_pairs_by_hand(qagens, monkeypatch, aggregation, k):
     scorer = _scorer(qagens["llama"], monkeypatch, pair_aggregation=aggregation, lowest_k=k)
     example = scorer.score([DOCUMENT], [SUMMARY]).examples[0]
-    values = sorted(sum(d - s for d, s in zip(doc, summ)) / len(doc) for doc, summ, _, _ in _hand_pairs(scorer))
+    values = sorted(sum(d - s for d, s in zip(doc, summ, strict=True)) / len(doc)
+                    for doc, summ, _, _ in _hand_pairs(scorer))
     expected = values[0] if aggregation == "min" else sum(values[:k]) / len(values[:k])
     assert len(example.pairs) == 6
     assert example.score == pytest.approx(expected, abs=1e-5)
@@ -124,7 +126,7 @@ def test_filter_rounds_and_smaller_caps():
     assert with_rounds == [(0, 0), (1, 0), (5, 0), (2, 1), (3, 1), (4, 2)]
     rounds = [r for _, r in with_rounds]
     for cap in range(1, 8):
-        kept = [i for (i, _), keep in zip(with_rounds, rounds_within(rounds, cap)) if keep]
+        kept = [i for (i, _), keep in zip(with_rounds, rounds_within(rounds, cap), strict=True) if keep]
         assert kept == select_pairs(candidates, "x y z", max_pairs=cap)
 
 

@@ -68,7 +68,7 @@ def test_export_writes_all_files_deterministically(tmp_path):
     second = export_study(store, tmp_path / "two")
     assert [p.name for p in first] == ["human-eval.md", "human-eval.json", "human-eval.png", "human-eval.svg",
                                        "judgments.jsonl"]
-    for a, b in zip(first, second):
+    for a, b in zip(first, second, strict=True):
         assert a.read_bytes() == b.read_bytes(), a.name
     record = json.loads(first[1].read_text())
     assert record["complete"] is True and record["n_judgments"] == 8

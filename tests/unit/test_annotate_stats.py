@@ -61,7 +61,7 @@ def test_alpha_matches_krippendorffs_published_example():
         [missing, 3, 3, 3, 2, 3, 4, 2, 2, 5, 1, missing],
         [1, 2, 3, 3, 2, 4, 4, 1, 2, 5, 1, missing],
     ]
-    units = [[v for v in column if v is not None] for column in zip(*observers)]
+    units = [[v for v in column if v is not None] for column in zip(*observers, strict=True)]
     assert round(krippendorff_alpha_nominal(units), 3) == 0.743
 
 

@@ -29,7 +29,7 @@ def _hf_greedy(backbone, prompt, min_length, max_length):
 def test_zero_diversity_groups_are_copies_of_greedy(backbone):
     config = GenerationConfig(num_groups=4, group_width=1, diversity_penalty=0.0, min_length=3, max_length=12)
     results = diverse_beam_search(backbone, _prompts(backbone), config)
-    for prompt, hyps in zip(_prompts(backbone), results):
+    for prompt, hyps in zip(_prompts(backbone), results, strict=True):
         greedy = _hf_greedy(backbone, prompt, config.min_length, config.max_length)
         assert len(hyps) == 4
         for hyp in hyps:
@@ -43,7 +43,13 @@ def test_group_zero_is_plain_beam_search(backbone):
     diverse = diverse_beam_search(backbone, _prompts(backbone),
                                   GenerationConfig(num_groups=3, group_width=3, diversity_penalty=0.7,
                                                    min_length=2, max_length=10))
-    for p_hyps, d_hyps in zip(plain, diverse):
+    for prompt, p_hyps, d_hyps in zip(_prompts(backbone), plain, diverse, strict=True):
+        # one group is plain beam search: the independent reference without a diversity term
+        expected = reference.diverse_beam_search(backbone, prompt, 1, 3, 0.0, 2, 10)
+        assert [list(h.token_ids) for h in p_hyps] == [tokens for _, _, (tokens, *_) in expected]
+        assert [h.score for h in p_hyps] == pytest.approx([total / len(tokens)
+                                                           for _, _, (tokens, _, _, total, _) in expected], abs=1e-4)
+        # and the first group of a diverse search sees no penalty, so it is that same search
         group0 = [h for h in d_hyps if h.group == 0]
         assert [h.token_ids for h in group0] == [h.token_ids for h in p_hyps]
         assert [h.score for h in group0] == pytest.approx([h.score for h in p_hyps], abs=1e-5)
@@ -54,12 +60,12 @@ def test_matches_brute_force_reference(backbone, width):
     config = GenerationConfig(num_groups=3, group_width=width, diversity_penalty=0.5, min_length=2, max_length=7,
                               length_penalty=1.0)
     results = diverse_beam_search(backbone, _prompts(backbone), config)
-    for prompt, hyps in zip(_prompts(backbone), results):
+    for prompt, hyps in zip(_prompts(backbone), results, strict=True):
         expected = reference.diverse_beam_search(backbone, prompt, 3, width, 0.5, 2, 7)
         assert [(h.group, h.rank, list(h.token_ids), h.finished) for h in hyps] == [
             (g, r, tokens, finished) for g, r, (tokens, _, _, _, finished) in expected
         ]
-        for hyp, (_, _, (tokens, raw, pen, total, _)) in zip(hyps, expected):
+        for hyp, (_, _, (tokens, raw, pen, total, _)) in zip(hyps, expected, strict=True):
             assert hyp.token_logprobs == pytest.approx(raw, abs=1e-4)
             assert hyp.beam_token_scores == pytest.approx(pen, abs=1e-4)
             assert hyp.score == pytest.approx(total / len(tokens), abs=1e-4)
@@ -90,7 +96,7 @@ def test_batching_does_not_change_results(backbone):
     config = GenerationConfig(num_groups=4, group_width=2, min_length=2, max_length=8)
     together = diverse_beam_search(backbone, _prompts(backbone), config)
     alone = [diverse_beam_search(backbone, [p], config)[0] for p in _prompts(backbone)]
-    for a, b in zip(together, alone):
+    for a, b in zip(together, alone, strict=True):
         assert [h.token_ids for h in a] == [h.token_ids for h in b]
         assert [h.score for h in a] == pytest.approx([h.score for h in b], abs=1e-5)
 

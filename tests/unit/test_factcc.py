@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 import torch
 from fixtures.tiny_models import build_bert_classifier
@@ -16,7 +18,7 @@ def test_chunks_cover_the_document_with_the_overlap_and_end_at_its_end():
     assert chunk_spans(3, 8, 2) == [(0, 3)] and chunk_spans(0, 8, 2) == [(0, 0)]
     spans = chunk_spans(1000, 61, 16)
     assert spans[0][0] == 0 and spans[-1][1] == 1000 and all(b - a <= 61 for a, b in spans)
-    assert all(b1 - a2 == 16 for (_, b1), (a2, _) in zip(spans, spans[1:]) if b1 < 1000)
+    assert all(b1 - a2 == 16 for (_, b1), (a2, _) in itertools.pairwise(spans) if b1 < 1000)
     with pytest.raises(ValueError):
         chunk_spans(5, 0, 0)
 

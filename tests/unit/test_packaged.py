@@ -35,7 +35,8 @@ def test_checksum_mismatch_is_reported(fake_package, monkeypatch):
 
 
 def test_failed_conversion_leaves_no_cache_entry(fake_package, tmp_path):
-    with pytest.raises(Exception):  # the bytes are not a GGUF: transformers fails mid-conversion
+    # the bytes are not a GGUF: transformers' GGUF reader refuses them after the checksum passed
+    with pytest.raises(ValueError, match="not a GGUF file"):
         packaged.packaged_model_dir("packaged:fake")
     models = tmp_path / "cache" / "models"
     assert [p.name for p in models.iterdir() if not p.name.endswith(".lock")] == []

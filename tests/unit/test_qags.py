@@ -137,7 +137,7 @@ def test_answerer_windows_and_batch_size_do_not_change_answers(tiny_backbones, b
     assert n_windows > 1 and all(a.n_windows == n_windows for a in got[0]) and got[1][0].n_windows == 1
     full = BackboneAnswerer(backbone, lambda n: 40, window_overlap=10, batch_size=64, max_answer_tokens=4)
     expected = full.answer([long_document, SUMMARY], questions)
-    for mine, theirs in zip(sum(got, []), sum(expected, [])):
+    for mine, theirs in zip(sum(got, []), sum(expected, []), strict=True):
         assert (mine.text, mine.window, mine.n_windows) == (theirs.text, theirs.window, theirs.n_windows)
         assert mine.score == pytest.approx(theirs.score, abs=1e-5)
     # the chosen window is the one with the best mean answer log-prob
@@ -268,7 +268,7 @@ class _FakeAnswers:
     def __call__(self, contexts, questions):
         self.calls.append([len(q) for q in questions])
         return [[ModelAnswer(self.table.get((c, q), "nothing"), -1.0, 0, 1) for q in qs]
-                for c, qs in zip(contexts, questions)]
+                for c, qs in zip(contexts, questions, strict=True)]
 
 
 def test_consistency_filter_and_formula(qagens, monkeypatch):

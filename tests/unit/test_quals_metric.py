@@ -57,7 +57,7 @@ def test_beam_mode_uses_generation_scores(qagens, monkeypatch):
     scorer = QUALS(qagen=qagens["llama"], cache_generations=False, summary_likelihood="beam", **SMALL)
     example = scorer.score([DOCUMENT], [SUMMARY]).examples[0]
     generated = fake_generate(scorer, [SUMMARY])[0]
-    for pair, hyp in zip(example.pairs, generated):
+    for pair, hyp in zip(example.pairs, generated, strict=True):
         beam = hyp.hypothesis.beam_token_scores
         assert pair.token_logprobs_summary == beam
         assert pair.logprob_summary == pytest.approx(sum(beam) / len(beam))
@@ -161,8 +161,8 @@ def test_results_do_not_depend_on_batch_composition(scorer):
     documents = [DOCUMENT, "A different document about Leeds and 12 people.", DOCUMENT]
     summaries = [SUMMARY, "Officials said 12 people were hurt.", "The mat was in Paris."]
     together = scorer.score(documents, summaries).scores
-    alone = [scorer.score([d], [s]).scores[0] for d, s in zip(documents, summaries)]
-    assert all(math.isclose(a, b, abs_tol=1e-5) for a, b in zip(together, alone))
+    alone = [scorer.score([d], [s]).scores[0] for d, s in zip(documents, summaries, strict=True)]
+    assert all(math.isclose(a, b, abs_tol=1e-5) for a, b in zip(together, alone, strict=True))
 
 
 def test_damaged_generation_cache_entries_are_misses_not_wrong_scores(qagens, tmp_path, monkeypatch, caplog):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 from html import unescape
+from itertools import pairwise
 
 import pytest
 
@@ -85,7 +86,7 @@ def test_summary_segments_partition_the_summary():
     ranked = rank_pairs(PAIRS)
     segments = summary_segments(SUMMARY, ranked)
     assert segments[0].start == 0 and segments[-1].end == len(SUMMARY)
-    assert all(a.end == b.start for a, b in zip(segments, segments[1:]))
+    assert all(a.end == b.start for a, b in pairwise(segments))
     covered = [s for s in segments if s.pairs]
     assert [(SUMMARY[s.start:s.end], [ranked[k].answer for k in s.pairs]) for s in covered] == [
         ("The mayor", ["The mayor"]), ("opened ", ["opened the bridge"]),
@@ -206,7 +207,7 @@ def test_qags_f1_colours_run_from_green_to_red():
 def test_pairs_rank_by_what_they_count_under_the_aggregation():
     """With an answer-only token set a pair's contribution is not its all-token LL_D - LL_S."""
     counted = (-3.0, -0.1, -1.0, -0.4)  # the "Who" pair, best by LL_D - LL_S, is now the worst
-    pairs = tuple(QAPairScore(**{**p.__dict__, "value": v}) for p, v in zip(PAIRS, counted))
+    pairs = tuple(QAPairScore(**{**p.__dict__, "value": v}) for p, v in zip(PAIRS, counted, strict=True))
     assert [p.answer for p in rank_pairs(pairs)] == ["The mayor", "the bridge", "opened the bridge", "Monday"]
     page = render_explanation(DOCUMENT, SUMMARY, _example(pairs), "sig", None)
     table = page[page.index("<table>"):page.index("</table>")]

@@ -27,10 +27,10 @@ def test_batched_scoring_equals_reference(backbone, batch_size):
     contexts = [backbone.tokenize(c) for c in CONTEXTS]
     sequences = _sequences(backbone)
     results = score_sequences(backbone, contexts, sequences, window_tokens=200, batch_size=batch_size)
-    for context, seqs, result in zip(contexts, sequences, results):
+    for context, seqs, result in zip(contexts, sequences, results, strict=True):
         assert result.windows == ((0, len(context)),)
         prompt = backbone.prompt_ids(context)
-        for seq, scored in zip(seqs, result.sequences):
+        for seq, scored in zip(seqs, result.sequences, strict=True):
             expected = reference.sequence_logprobs(backbone, prompt, seq)
             assert len(scored.by_window) == 1
             assert scored.by_window[0] == pytest.approx(expected, abs=1e-5)
@@ -45,9 +45,9 @@ def test_long_context_is_windowed_not_truncated(backbone):
     spans = split_windows(len(context), window, overlap)
     assert len(spans) > 2 and result.windows == tuple(spans)
     assert spans[-1][1] == len(context)  # the end of the document is covered
-    for seq, scored in zip(seqs, result.sequences):
+    for seq, scored in zip(seqs, result.sequences, strict=True):
         assert len(scored.by_window) == len(spans)
-        for (start, end), values in zip(spans, scored.by_window):
+        for (start, end), values in zip(spans, scored.by_window, strict=True):
             expected = reference.sequence_logprobs(backbone, backbone.prompt_ids(context[start:end]), seq)
             assert values == pytest.approx(expected, abs=1e-5)
         best = scored.best_window()

@@ -73,7 +73,7 @@ def assign_items(n_items: int, config: AssignmentConfig) -> list[Assignment]:
     assignments = []
     for annotator, queue in enumerate(queues):
         rng.shuffle(queue)
-        for position, (item, b_on_left) in enumerate(zip(queue, _balanced_sides(len(queue), rng))):
+        for position, (item, b_on_left) in enumerate(zip(queue, _balanced_sides(len(queue), rng), strict=True)):
             assignments.append(Assignment(annotator, item, position, b_on_left))
     return assignments
 

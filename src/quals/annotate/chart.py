@@ -38,11 +38,11 @@ def plot_preferences(results, path_stem: str | Path) -> list[Path]:
         for key in ("better", "equal", "worse"):
             widths = [100 * (r.judgments.shares()[key] or 0.0) for r in rows]
             bars = axes.barh(range(len(rows)), widths, left=left, color=COLOURS[key], label=names[key], height=0.6)
-            for bar, width in zip(bars, widths):
+            for bar, width in zip(bars, widths, strict=True):
                 if width >= 100 * MIN_LABELLED_SHARE:
                     axes.text(bar.get_x() + width / 2, bar.get_y() + bar.get_height() / 2, f"{width:.0f}%",
                               ha="center", va="center", color="white" if key != "equal" else "#222")
-            left = [a + w for a, w in zip(left, widths)]
+            left = [a + w for a, w in zip(left, widths, strict=True)]
         axes.set_yticks(range(len(rows)), [_label(r) for r in rows])
         axes.set_xlim(0, 100)
         axes.set_xlabel("share of judgments (%)")

@@ -119,16 +119,17 @@ def export_study(store: StudyStore, output_dir: str | Path) -> list[Path]:
     Returns:
         The written paths: Markdown, JSON, PNG, SVG, JSONL.
     """
-    from quals import __version__
+    from quals import __version__, provenance
     from quals.annotate.chart import plot_preferences
 
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     judgments = store.judgments()
     config = store.config
-    signature = (f"quals-annotate:{__version__}|study_sha256={store.study_sha256[:16]}|annotators={config.annotators}"
-                 f"|per_item={config.per_item}|seed={config.seed}|shares=judgments|sign_test=two-sided,items,net-vote"
-                 "|agreement=krippendorff-alpha-nominal")
+    signature = provenance.signature(
+        f"quals-annotate:{__version__}", f"study_sha256={store.study_sha256[:16]}", f"annotators={config.annotators}",
+        f"per_item={config.per_item}", f"seed={config.seed}", "shares=judgments", "sign_test=two-sided,items,net-vote",
+        "agreement=krippendorff-alpha-nominal")
     results = summarise_judgments(judgments, store.system_a, store.system_b, store.n_items, store.n_assignments(),
                                   signature)
     markdown = output_dir / f"{STEM}.md"

@@ -17,7 +17,6 @@ Example:
 
 from __future__ import annotations
 
-import os
 import secrets
 import sqlite3
 from collections.abc import Iterator, Mapping
@@ -28,6 +27,7 @@ from pathlib import Path
 
 from quals.annotate.assignment import AssignmentConfig, assign_items
 from quals.annotate.study import ATTRIBUTES, Study
+from quals.files import atomic_path
 
 FORMAT_VERSION = "1"
 BUSY_TIMEOUT_S = 30.0
@@ -133,12 +133,8 @@ class StudyStore:
         meta = {"format_version": FORMAT_VERSION, "study_sha256": study.sha256, "system_a": study.system_a,
                 "system_b": study.system_b, "annotators": str(config.annotators), "per_item": str(config.per_item),
                 "seed": str(config.seed), "created": _now()}
-        temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-        try:  # built aside and moved in whole: a failed creation leaves no half-made database
+        with atomic_path(path) as temporary:  # built aside and moved in whole: a failed creation leaves nothing
             _write_new_database(temporary, study, config, meta)
-            os.replace(temporary, path)
-        finally:
-            temporary.unlink(missing_ok=True)
         return cls(path, meta)
 
     @classmethod
@@ -224,7 +220,8 @@ class StudyStore:
             return None
         document, summary_a, summary_b, b_on_left, *choices, comment = row
         left, right = (summary_b, summary_a) if b_on_left else (summary_a, summary_b)
-        answers = {} if comment is None else {a: page_side(c, bool(b_on_left)) for a, c in zip(ATTRIBUTES, choices)}
+        answers = {} if comment is None else {a: page_side(c, bool(b_on_left))
+                                              for a, c in zip(ATTRIBUTES, choices, strict=True)}
         return Task(position, total, done, document, left, right, answers, comment or "")
 
     def save(self, annotator: int, position: int, sides: Mapping[str, str], comment: str = "") -> bool:
@@ -275,7 +272,7 @@ class StudyStore:
             ).fetchall()
         judgments = []
         for item_id, name, *rest in rows:
-            choices = dict(zip(ATTRIBUTES, rest[:len(ATTRIBUTES)]))
+            choices = dict(zip(ATTRIBUTES, rest[:len(ATTRIBUTES)], strict=True))
             b_on_left, comment, created, updated, revisions = rest[len(ATTRIBUTES):]
             judgments.append(Judgment(item_id, name, choices, bool(b_on_left), comment, created, updated, revisions))
         return judgments

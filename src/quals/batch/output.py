@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+
+from quals.files import atomic_open
 
 
 def sidecar_path(output: Path) -> Path:
@@ -21,12 +22,6 @@ def sidecar_path(output: Path) -> Path:
 
 def part_path(output: Path, rank: int, world: int) -> Path:
     return output.with_name(f"{output.name}.part-{rank:05d}-of-{world:05d}")
-
-
-def write_json_atomic(path: Path, value: dict) -> None:
-    tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(value, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, path)
 
 
 def dumps_record(record: dict) -> str:
@@ -73,10 +68,8 @@ def merge_parts(parts: Iterable[Path], output: Path) -> None:
                 if line.strip():
                     lines.append((json.loads(line)["row"], line if line.endswith("\n") else line + "\n"))
     lines.sort(key=lambda item: item[0])
-    tmp = output.with_name(f"{output.name}.tmp{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8") as handle:
+    with atomic_open(output) as handle:
         handle.writelines(line for _, line in lines)
-    os.replace(tmp, output)
 
 
 @dataclass(frozen=True)

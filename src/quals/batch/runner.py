@@ -25,9 +25,9 @@ from quals.batch.output import (
     recover,
     sidecar_path,
     summarize,
-    write_json_atomic,
 )
 from quals.data.readers import FieldMap, Row, count_rows, read_rows
+from quals.files import atomic_write_json
 
 logger = logging.getLogger(__name__)
 
@@ -287,7 +287,7 @@ def _prepare(target: Path, info: dict, overwrite: bool) -> bool:
                                   f"or choose another output")
         return bool(previous.get("complete"))
     target.parent.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(sidecar, {**info, "complete": False})
+    atomic_write_json(sidecar, {**info, "complete": False})
     return False
 
 
@@ -311,7 +311,7 @@ def _run(mapper: RowMapper, rows: Iterator, target: Path, info: dict, chunk_size
             handle.flush()
             os.fsync(handle.fileno())
             bar.update(len(chunk))
-    write_json_atomic(sidecar_path(target), {**info, "complete": True})
+    atomic_write_json(sidecar_path(target), {**info, "complete": True})
 
 
 def _barrier() -> None:
@@ -328,7 +328,7 @@ def _merge(output: Path, info: dict, world: int, rank: int) -> None:
     if rank == 0:
         parts = [part_path(output, r, world) for r in range(world)]
         merge_parts(parts, output)
-        write_json_atomic(sidecar_path(output), {**info, "complete": True, "merged_from": world})
+        atomic_write_json(sidecar_path(output), {**info, "complete": True, "merged_from": world})
         for part in parts:
             part.unlink()
             sidecar_path(part).unlink(missing_ok=True)

@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     quals = factory.build("quals") if "quals" in metrics else None
     qags = factory.build("qags") if "qags" in metrics else None
     evaluator = SummaryEvaluator(metrics, quals=quals, qags=qags, spacy_model=args.spacy_model or DEFAULT_SPACY_MODEL)
-    results = evaluate_systems(evaluator, args.test, list(zip(names, args.systems)), args.output,
+    results = evaluate_systems(evaluator, args.test, list(zip(names, args.systems, strict=True)), args.output,
                                document_field=args.document_field, reference_field=args.reference_field,
                                summary_field=args.summary_field, id_field=args.id_field or None,
                                input_format=args.input_format, chunk_size=args.chunk_size, overwrite=args.overwrite,

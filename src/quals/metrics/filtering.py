@@ -1,4 +1,4 @@
-"""Which generated QA pairs QUALS keeps: the authors' filtering, step by step (DESIGN.md §2).
+"""Which generated QA pairs QUALS keeps: the filtering of Nan et al. (2021)'s released code, step by step.
 
 1. drop malformed pairs (no separator, empty question or answer, unfinished);
 2. keep a pair only if ``answer.lower()`` is a substring of ``summary.lower()``;

@@ -12,9 +12,9 @@ import hashlib
 import json
 import logging
 import math
-import os
 from pathlib import Path
 
+from quals.files import atomic_write_text
 from quals.types import Hypothesis
 
 _VERSION = 1
@@ -71,9 +71,7 @@ class GenerationCache:
             return
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
-        tmp.write_text(json.dumps([dataclasses.asdict(h) for h in hypotheses]))
-        os.replace(tmp, path)
+        atomic_write_text(path, json.dumps([dataclasses.asdict(h) for h in hypotheses]))
 
 
 def _problem(rows) -> str | None:

@@ -39,7 +39,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import platform
 from collections.abc import Sequence
 
 from quals.metrics.answer_extraction import AnswerExtractor
@@ -58,6 +57,7 @@ from quals.metrics.qags_questions import (
 )
 from quals.metrics.qags_results import QagsExample, QagsQuestion, QagsResult
 from quals.models.packaged import DEFAULT_BASE_MODEL
+from quals.provenance import signature, version_fields
 
 
 class QAGS:
@@ -127,30 +127,20 @@ class QAGS:
                        "dtype": _dtype(qa_model.model)},
                 "answers": self.extractor.version}
 
-    def _versions(self) -> dict:
-        import torch
-        import transformers
-
-        from quals import __version__
-
-        return {"quals_version": __version__, "torch_version": torch.__version__,
-                "transformers_version": transformers.__version__, "python_version": platform.python_version()}
-
     @property
     def signature(self) -> str:
         """One line naming everything that determines the scores."""
-        models, versions = self.models(), self._versions()
+        models, versions = self.models(), version_fields()
         settings = json.dumps(self.config.to_dict(), sort_keys=True, separators=(",", ":"))
-        return (f"qags:{versions['quals_version']}|qg:{models['qg']['model']}|qg_weights:{models['qg']['weights']}|"
-                f"qg_format:{models['qg']['format']}|"
-                f"qa:{models['qa']['model']}|qa_weights:{models['qa']['weights']}|answers:{models['answers']}|"
-                f"dtype:{models['qg']['dtype']}/{models['qa']['dtype']}|settings:{settings}|"
-                f"torch:{versions['torch_version']}|"
-                f"transformers:{versions['transformers_version']}")
+        qg, qa = models["qg"], models["qa"]
+        return signature(f"qags:{versions['quals_version']}", qg=qg["model"], qg_weights=qg["weights"],
+                         qg_format=qg["format"], qa=qa["model"], qa_weights=qa["weights"], answers=models["answers"],
+                         dtype=f"{qg['dtype']}/{qa['dtype']}", settings=settings, torch=versions["torch_version"],
+                         transformers=versions["transformers_version"])
 
     def run_info(self) -> dict:
         """The run fingerprint written beside outputs."""
-        return {"metric": "qags", "signature": self.signature, "models": self.models(), **self._versions(),
+        return {"metric": "qags", "signature": self.signature, "models": self.models(), **version_fields(),
                 "settings": self.config.to_dict(), "batch_size": self.batch_size}
 
     def count_tokens(self, text: str) -> int:
@@ -181,16 +171,16 @@ class QAGS:
             if not isinstance(document, str) or not isinstance(summary, str):
                 raise TypeError(f"example {i}: document and summary must be strings")
         unique = [s for s in dict.fromkeys(summaries) if s.strip()]
-        candidates = dict(zip(unique, self.extract_answers(unique)))
+        candidates = dict(zip(unique, self.extract_answers(unique), strict=True))
         with_candidates = [s for s in unique if candidates[s]]
         generated = dict(zip(with_candidates, self.generate_questions(
-            with_candidates, [candidates[s] for s in with_candidates])))
+            with_candidates, [candidates[s] for s in with_candidates]), strict=True))
         cleaned = {s: _clean(generated[s], self.config.min_question_words) for s in with_candidates}
         summary_answers = self._filter_answers(cleaned, candidates)
         kept = {s: self._select(cleaned[s], candidates[s], summary_answers[s]) for s in with_candidates}
         to_read = [i for i, s in enumerate(summaries) if kept.get(s)]
         read = self.answer([documents[i] for i in to_read], [[q.question for q in kept[summaries[i]]] for i in to_read])
-        document_answers = dict(zip(to_read, read))
+        document_answers = dict(zip(to_read, read, strict=True))
         examples = []
         for i, summary in enumerate(summaries):
             if not summary.strip():
@@ -212,8 +202,8 @@ class QAGS:
         pending = [s for s in cleaned if cleaned[s]]
         while pending:
             asks = [unanswered_questions(cleaned[s], answers[s])[:self.config.max_questions] for s in pending]
-            for summary, asked, answered in zip(pending, asks, self.answer(pending, asks)):
-                answers[summary].update(zip(asked, answered))
+            for summary, asked, answered in zip(pending, asks, self.answer(pending, asks), strict=True):
+                answers[summary].update(zip(asked, answered, strict=True))
             pending = [s for s in pending if not selection_settled(
                 cleaned[s], answers[s], self._consistency(candidates[s], answers[s]), self.config.max_questions)]
         return answers
@@ -247,7 +237,7 @@ class QAGS:
         if not kept:
             return QagsExample(None, "no question passed the answer-consistency filter", (), **counts, n_windows=0)
         questions = []
-        for q, doc_answer in zip(kept, document_answers):
+        for q, doc_answer in zip(kept, document_answers, strict=True):
             summary_answer = summary_answers[q.question].text
             questions.append(QagsQuestion(
                 question=q.question, answer_candidate=candidates[q.candidate], answer_summary=summary_answer,

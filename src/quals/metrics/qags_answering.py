@@ -65,7 +65,7 @@ def _plan(backbone: Backbone, contexts: Sequence[list[int]], counts: Sequence[in
     ``batch_size`` rows, similar prompt lengths together; also each context's window count."""
     jobs: list[_Job] = []
     n_windows: list[int] = []
-    for c, (context, count) in enumerate(zip(contexts, counts)):
+    for c, (context, count) in enumerate(zip(contexts, counts, strict=True)):
         windows = split_windows(len(context), window_tokens, resolve_overlap(overlap, window_tokens)) if count else []
         n_windows.append(len(windows))
         for w, (start, end) in enumerate(windows):
@@ -110,7 +110,7 @@ def greedy_continue(backbone: Backbone, prompts: list[list[int]], owners: list[i
         if generating:
             index = torch.tensor([p for p, _ in generating], device=backbone.device)
             best = state.next_logprobs.index_select(0, index).max(-1)
-            for (p, r), value, token in zip(generating, best.values.tolist(), best.indices.tolist()):
+            for (p, r), value, token in zip(generating, best.values.tolist(), best.indices.tolist(), strict=True):
                 logprobs[r].append(value)
                 if token in stop_ids:
                     stops[r] = token
@@ -173,7 +173,7 @@ class BackboneAnswerer:
         forced = [[self.question_ids(q) for q in qs] for qs in questions]
         longest = max((len(f) for fs in forced for f in fs), default=1)
         window = self.window_tokens(longest + self.max_answer_tokens)
-        tokenized = [self.backbone.tokenize(c) if qs else [] for c, qs in zip(contexts, questions)]
+        tokenized = [self.backbone.tokenize(c) if qs else [] for c, qs in zip(contexts, questions, strict=True)]
         batches, n_windows = _plan(self.backbone, tokenized, [len(qs) for qs in questions], window,
                                    self.window_overlap, self.batch_size)
         found: list[list[list[ModelAnswer | None]]] = [
@@ -240,7 +240,7 @@ class ExtractiveAnswerer:
         for start in range(0, len(pairs), self.batch_size):
             chunk = pairs[start:start + self.batch_size]
             for (c, q), answer in zip(chunk, self._answer_pairs([questions[c][q] for c, q in chunk],
-                                                                [contexts[c] for c, _ in chunk])):
+                                                                [contexts[c] for c, _ in chunk]), strict=True):
                 best[(c, q)] = answer
         return [[best[(c, q)] for q in range(len(qs))] for c, qs in enumerate(questions)]
 

@@ -212,7 +212,7 @@ class QuestionGenerator:
             raise ValueError(f"{len(contexts)} contexts but {len(answers)} answer lists")
         limit = self.backbone.max_positions - (self.config.max_length if self.backbone.family == "causal" else 0)
         inputs: list[tuple[int, int, list[int]]] = []
-        for c, (context, context_answers) in enumerate(zip(contexts, answers)):
+        for c, (context, context_answers) in enumerate(zip(contexts, answers, strict=True)):
             for a, answer in enumerate(context_answers):
                 ids = self.prompt.ids(context, answer)
                 if len(ids) > limit:
@@ -226,7 +226,7 @@ class QuestionGenerator:
             batch = inputs[start:start + per_batch]
             results = diverse_beam_search(self.backbone, [ids for _, _, ids in batch], self.config,
                                           self._after_question_mark)
-            for (c, a, _), hyps in zip(batch, results):
+            for (c, a, _), hyps in zip(batch, results, strict=True):
                 ranked = sorted(hyps, key=lambda h: -h.score)[:self.questions_per_answer]
                 out[c][a] = [GeneratedQuestion(self.backbone.decode(h.token_ids).strip(), h.score, h.finished)
                              for h in ranked]

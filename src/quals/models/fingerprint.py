@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 
+from quals.files import atomic_write_text
 from quals.paths import cache_dir
 
 _WEIGHT_SUFFIXES = (".safetensors",)
@@ -41,9 +41,7 @@ def _save_memo(memo: dict[str, str]) -> None:
     try:  # memo is an optimisation: a failed write costs only time
         memo_file = _memo_path()
         memo_file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = memo_file.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_text(json.dumps(memo))
-        os.replace(tmp, memo_file)
+        atomic_write_text(memo_file, json.dumps(memo))
     except OSError:
         pass
 

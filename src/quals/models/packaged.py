@@ -22,6 +22,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from quals.files import atomic_write_text
 from quals.paths import cache_dir
 
 logger = logging.getLogger(__name__)
@@ -268,9 +269,7 @@ def _intact(target: Path) -> bool:
         return False
     recorded = marker.get("converted_fingerprint")
     if recorded is None:
-        tmp = marker_path.with_name(f"{_MARKER}.tmp{os.getpid()}")
-        tmp.write_text(json.dumps({**marker, "converted_fingerprint": current}, indent=2))
-        os.replace(tmp, marker_path)
+        atomic_write_text(marker_path, json.dumps({**marker, "converted_fingerprint": current}, indent=2))
         return True
     return recorded == current
 

@@ -33,7 +33,7 @@ def _plan_jobs(backbone: Backbone, contexts: Sequence[list[int]], sequences: Seq
                batch_size: int) -> tuple[list[_Job], list[list[tuple[int, int]]]]:
     jobs: list[_Job] = []
     spans: list[list[tuple[int, int]]] = []
-    for c, (context, seqs) in enumerate(zip(contexts, sequences)):
+    for c, (context, seqs) in enumerate(zip(contexts, sequences, strict=True)):
         windows = split_windows(len(context), window_tokens, resolve_overlap(overlap, window_tokens))
         spans.append(windows)
         for w, (start, end) in enumerate(windows):

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from html import escape
+from itertools import pairwise
 
 from quals.metrics.results import QAPairScore, QualsExample
 
@@ -38,10 +39,10 @@ class Segment:
 def difference_colour(difference: float) -> str:
     """Background colour of a pair with this LL_D - LL_S: green at 0 (or above), red at -2 and below."""
     t = min(max(difference / DIFFERENCE_AT_RED, 0.0), 1.0)
-    for (t0, c0), (t1, c1) in zip(_STOPS, _STOPS[1:]):
+    for (t0, c0), (t1, c1) in pairwise(_STOPS):
         if t <= t1:
             w = (t - t0) / (t1 - t0)
-            return "#" + "".join(f"{round(a + w * (b - a)):02x}" for a, b in zip(c0, c1))
+            return "#" + "".join(f"{round(a + w * (b - a)):02x}" for a, b in zip(c0, c1, strict=True))
     return "#" + "".join(f"{c:02x}" for c in _STOPS[-1][1])
 
 

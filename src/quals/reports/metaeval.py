@@ -34,20 +34,20 @@ _HEADER = ("| metric | scored/test rows | null (why) | Pearson [95% CI] | Spearm
 def render_markdown(result) -> str:
     """Tables per group of rows, then the like-for-like tables on rows every metric scored."""
     lines = ["# Meta-evaluation: agreement with human judgments", "",
-             f"Seed {result.config['seed']}, {result.config['n_resamples']} bootstrap resamples (percentile "
+             f"Seed {result.config.seed}, {result.config.n_resamples} bootstrap resamples (percentile "
              "95% intervals). Statistics on the `test` split; thresholds chosen on `valid`. Null rows "
              "(no score) are excluded and counted.", ""]
-    if result.config.get("limits"):
-        lines += [f"Rows per split: {result.config['limits']} (seeded subset)."]
-    if result.config.get("scorer_limits"):
-        lines += [f"Smaller nested subsets: {result.config['scorer_limits']} rows per split."]
+    if result.config.limits:
+        lines += [f"Rows per split: {result.config.limits} (seeded subset)."]
+    if result.config.scorer_limits:
+        lines += [f"Smaller nested subsets: {result.config.scorer_limits} rows per split."]
     if result.incomplete:
         lines += ["", "**Incomplete (report-only run; these score files were not complete):** "
-                  + "; ".join(f"{name} {n} of {total} rows" for name, (n, total) in result.incomplete.items())
+                  + "; ".join(f"{i.name} {i.scored_rows} of {i.selected_rows} rows" for i in result.incomplete)
                   + ". Rows not yet scored are left out of these statistics."]
     lines += ["", "## Settings", ""]
-    for name, info in result.runs.items():
-        lines.append(f"- **{name}**: `{info.get('signature', '')}`")
+    for run in result.runs:
+        lines.append(f"- **{run.scorer}**: `{run.signature}`")
     for title, agreements in (("", result.agreements), (" (rows every metric scored)", result.common)):
         for group in dict.fromkeys(a.group for a in agreements):
             lines += ["", f"## {group}{title}", "", _HEADER]
@@ -55,21 +55,26 @@ def render_markdown(result) -> str:
     return "\n".join(lines) + "\n"
 
 
-def plot_meta_eval(points: dict[str, dict[str, tuple[list[float], list[float]]]], path: str | Path) -> None:
-    """One scatter panel per (dataset, metric): metric score against the human score."""
+def plot_meta_eval(points, path: str | Path) -> None:
+    """One scatter panel per (dataset, metric): metric score against the human score.
+
+    ``points``: :class:`quals.evaluation.metaeval.ScatterPoints`, in (dataset, metric) order.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    datasets = list(points)
-    metrics = list(dict.fromkeys(m for d in datasets for m in points[d]))
+    by_panel = {(p.dataset, p.metric): p for p in points}
+    datasets = list(dict.fromkeys(p.dataset for p in points))
+    metrics = list(dict.fromkeys(p.metric for p in points))
     fig, axes = plt.subplots(len(datasets), len(metrics), figsize=(2.6 * len(metrics), 2.4 * len(datasets)),
                              squeeze=False)
     for i, dataset in enumerate(datasets):
         for j, metric in enumerate(metrics):
             ax = axes[i][j]
-            x, y = points[dataset].get(metric, ([], []))
+            panel = by_panel.get((dataset, metric))
+            x, y = (panel.metric_scores, panel.human_scores) if panel else ((), ())
             ax.scatter(x, y, s=6, alpha=0.5)
             ax.set_title(f"{dataset}: {metric} (n={len(x)})", fontsize=8)
             ax.tick_params(labelsize=6)

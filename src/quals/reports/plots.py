@@ -91,7 +91,7 @@ def plot_token_probabilities(example: QualsExample, path_stem: str | Path, token
                       va="center", parse_math=False)
         else:
             axes_list = figure.subplots(len(shown), 1, squeeze=False)[:, 0]
-            for rank, (axes, pair) in enumerate(zip(axes_list, shown), start=1):
+            for rank, (axes, pair) in enumerate(zip(axes_list, shown, strict=True), start=1):
                 _draw_pair(axes, rank, pair, token_labels(pair.tokens, tokenizer))
             handles, names = axes_list[0].get_legend_handles_labels()
             figure.legend(handles, names, loc="outside lower center", ncols=2, frameon=False)

@@ -1,8 +1,9 @@
 """Settings of ConSeq: candidate sampling, S+/S- selection and contrastive training. Torch-free,
 so the CLI can build its flags from them.
 
-Every default is the paper's official setting (Nan et al. 2021, authors' code; DESIGN.md
-section 2, "ConSeq") unless its help says otherwise.
+Every default is the official setting of ConSeq (Nan et al. 2021, "Improving Factual Consistency
+of Abstractive Summarization via Question Answering", ACL, and the authors' released code) unless
+its help says otherwise.
 """
 
 from __future__ import annotations

@@ -122,7 +122,8 @@ def distribution(values: Sequence[float | None]) -> dict:
     if len(scored):
         quantiles = np.quantile(scored, [0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 1.0])
         out.update(mean=float(scored.mean()), std=float(scored.std()),
-                   **{f"q{int(q * 100):02d}": float(v) for q, v in zip([0, .1, .25, .5, .75, .9, 1], quantiles)})
+                   **{f"q{int(q * 100):02d}": float(v)
+                      for q, v in zip([0, .1, .25, .5, .75, .9, 1], quantiles, strict=True)})
     return out
 
 

@@ -12,14 +12,14 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from quals.batch.output import dumps_record, sidecar_path, write_json_atomic
+from quals.batch.output import dumps_record, sidecar_path
 from quals.batch.runner import RunConfig, map_rows, score_rows
 from quals.data.readers import Row
 from quals.distributed import is_main_process
+from quals.files import atomic_open, atomic_write_json
 from quals.training.conseq.config import SelectionConfig
 from quals.training.conseq.select import select_documents, selection_report
 
@@ -72,25 +72,20 @@ def flatten(documents: list[DocumentCandidates], *, against_reference: bool = Fa
 class RougeMapper:
     """Per-row mean of ROUGE-1/2/L F1 of the summary against the reference (in ``Row.document``)."""
 
-    def __init__(self) -> None:
-        from quals.evaluation.summaries import make_rouge_scorer
-
-        self.scorer = make_rouge_scorer()
-
     def run_info(self) -> dict:
-        from importlib.metadata import version
+        from quals.metrics.rouge import rouge_signature
 
-        return {"metric": "rouge", "rouge": f"rouge-score:{version('rouge-score')}|stemmer:true|mean-F1-1-2-L"}
+        return {"metric": "rouge", "rouge": rouge_signature("mean-F1-1-2-L")}
 
     def records(self, rows: list[Row]) -> list[dict]:
-        from quals.evaluation.summaries import rouge_f
+        from quals.metrics.rouge import rouge_f
 
         out = []
         for row in rows:
             if row.error:
                 out.append({"row": row.index, "id": row.id, "score": None, "error": row.error})
                 continue
-            scores = rouge_f(self.scorer, row.document, row.summary)
+            scores = rouge_f(row.document, row.summary)
             out.append({"row": row.index, "id": row.id, "score": math.fsum(scores.values()) / 3, **scores,
                         "error": None})
         return out
@@ -167,14 +162,13 @@ def select_triples(candidates_path: str | Path, output: str | Path, *, config: S
               **selection_report(selection, references, candidates)}
     if is_main_process():
         _write_triples(output, documents, selection, references)
-        write_json_atomic(report_path, report)
+        atomic_write_json(report_path, report)
     return report
 
 
 def _write_triples(output: Path, documents: list[DocumentCandidates], selection, references) -> None:
-    tmp = output.with_name(f"{output.name}.tmp{os.getpid()}")
     output.parent.mkdir(parents=True, exist_ok=True)
-    with open(tmp, "w", encoding="utf-8") as handle:
+    with atomic_open(output) as handle:
         for i in selection.kept:
             doc, (j, worst) = documents[i], selection.worst[i]
             handle.write(dumps_record({
@@ -182,4 +176,3 @@ def _write_triples(output: Path, documents: list[DocumentCandidates], selection,
                 "negative": doc.candidates[j], "negative_candidate": j,
                 "positive_score": references[i] if references is not None else None, "negative_score": worst,
             }) + "\n")
-    os.replace(tmp, output)

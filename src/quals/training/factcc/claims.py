@@ -552,7 +552,7 @@ def applicable(parsed: ParsedDocument, sentence: ParsedSentence) -> list[str]:
 
 def _weighted_order(names: list[str], weights: list[float], rng: random.Random) -> list[str]:
     # Efraimidis-Spirakis: sorting by u ** (1 / w) is weighted sampling without replacement.
-    keys = [(rng.random() ** (1.0 / w), name) for name, w in zip(names, weights) if w > 0]
+    keys = [(rng.random() ** (1.0 / w), name) for name, w in zip(names, weights, strict=True) if w > 0]
     return [name for _, name in sorted(keys, reverse=True)]
 
 

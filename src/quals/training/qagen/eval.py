@@ -203,7 +203,7 @@ def _generate(qagen, passages: list[tuple[str, str]], config: QAGenEvalConfig) -
     seconds = time.monotonic() - started
     results = [
         passage_counts(pid, text, [(h.question, h.answer, h.hypothesis.score) for h in hyps])
-        for (pid, text), hyps in zip(usable, generated)
+        for (pid, text), hyps in zip(usable, generated, strict=True)
     ]
     summary = generation_summary(results, seconds)
     summary["passages_too_long"] = len(passages) - len(usable)

@@ -1,7 +1,7 @@
 """Settings of summarizer training (MLE) and of summary decoding. Torch-free, so the CLI can build
 its flags from them.
 
-Defaults are the paper's (Nan et al. 2021, DESIGN.md section 2) unless the help says otherwise:
+Defaults are the paper's (Nan et al. 2021, ACL, and the authors' released code) unless the help says otherwise:
 MLE lr 3e-5 with label smoothing 0.1; test decoding XSum beam 6 / max 60 / min 10, CNN/DM beam 4 /
 max 140 / min 55; ConSeq candidates: 6 samples, top-k 50, max 60, min 10.
 """

@@ -191,7 +191,7 @@ def generate_summaries(summarizer: Summarizer, documents: Sequence[str], decodin
     for start in range(0, len(order), batch_size):
         batch = order[start:start + batch_size]
         outputs = _generate_batch(summarizer, [encoded[i][0] for i in batch], [rows[i] for i in batch], decoding, seed)
-        texts.update(zip(batch, outputs))
+        texts.update(zip(batch, outputs, strict=True))
     return [GeneratedSummaries(tuple(texts[i]), encoded[i][1]) for i in range(len(documents))]
 
 
@@ -239,21 +239,18 @@ class SummaryMapper:
         self.keep_inputs = keep_inputs
 
     def run_info(self) -> dict:
-        import transformers
-
-        from quals import __version__
+        from quals.provenance import version_fields
 
         return {"stage": "summaries", "model": self.summarizer.model_id, "weights": self.summarizer.fingerprint,
                 "format": format_dict(self.summarizer.format), "decoding": self.decoding.to_dict(),
                 "seed": self.seed, "output": "candidates" if self.as_list else "summary",
-                "quals_version": __version__, "torch_version": torch.__version__,
-                "transformers_version": transformers.__version__}
+                **version_fields("quals", "torch", "transformers")}
 
     def records(self, rows: list[Row]) -> list[dict]:
         good = [row for row in rows if row.error is None]
         generated = dict(zip((r.index for r in good), generate_summaries(
             self.summarizer, [r.document for r in good], self.decoding, rows=[r.index for r in good],
-            seed=self.seed, batch_size=self.batch_size))) if good else {}
+            seed=self.seed, batch_size=self.batch_size), strict=True)) if good else {}
         return [self._record(row, generated.get(row.index)) for row in rows]
 
     def _record(self, row: Row, result: GeneratedSummaries | None) -> dict:
