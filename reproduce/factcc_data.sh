@@ -25,7 +25,7 @@
 #   SEED      seed; each document's stream is derived from (SEED, document id) [0]
 #   FLAGS     extra settings of ClaimConfig, e.g. "--claims-per-document 3 --no-noisy-copies" [none]
 #   DATA      data directory [../shared/data/train]
-#   PYTHON    the Python of the quals install [.venv/bin/python]
+#   QUALS     the quals command [.venv/bin/quals]
 set -euo pipefail
 
 OUT=${1:-${TMPDIR:-/tmp}/quals-factcc-data}
@@ -34,16 +34,16 @@ N_DEV=${N_DEV:-1000}
 SEED=${SEED:-0}
 FLAGS=${FLAGS:-}
 DATA=${DATA:-../shared/data/train}
-PYTHON=${PYTHON:-.venv/bin/python}
+QUALS=${QUALS:-.venv/bin/quals}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 
 limit() { if [ "$1" -gt 0 ]; then echo "--limit $1"; fi; }
 
 mkdir -p "$OUT"
 # shellcheck disable=SC2046,SC2086
-"$PYTHON" -m quals.training.factcc.claims "$DATA/cnndm_train.jsonl.gz" "$OUT/train.jsonl.gz" \
+"$QUALS" factcc-claims "$DATA/cnndm_train.jsonl.gz" -o "$OUT/train.jsonl.gz" \
     $(limit "$N_TRAIN") --seed "$SEED" $FLAGS
 # shellcheck disable=SC2046,SC2086
-"$PYTHON" -m quals.training.factcc.claims "$DATA/cnndm_val.jsonl.gz" "$OUT/dev.jsonl.gz" \
+"$QUALS" factcc-claims "$DATA/cnndm_val.jsonl.gz" -o "$OUT/dev.jsonl.gz" \
     $(limit "$N_DEV") --seed "$SEED" $FLAGS
 echo "claims in $OUT: train.jsonl.gz, dev.jsonl.gz (counts in *.stats.json)" >&2

@@ -448,3 +448,27 @@ def test_real_pipeline_two_sentences():
     claims = make_examples(text, doc, random.Random(0), ClaimConfig(claims_per_document=2, min_claim_tokens=5))
     assert [c.label for c in claims if not c.noise].count(1) == 2
     assert original(doc, doc.sentences[0]).text == "John Smith visited Paris on Monday with Mary Jones."
+
+
+def test_the_factcc_claims_command_builds_with_its_flags(tmp_path, capsys):
+    import gzip
+
+    from quals.cli.main import main
+
+    documents = tmp_path / "docs.jsonl"
+    documents.write_text(json.dumps({"id": "d1", "document": "the mayor of leeds , john smith , said on monday that "
+                                     "12 people were hurt when a bus crashed near the station in leeds . he said "
+                                     "the bridge would not open until may , and police in london agreed ."}) + "\n")
+    out = tmp_path / "claims.jsonl.gz"
+    assert main(["factcc-claims", str(documents), "-o", str(out), "--no-progress", "--seed", "3",
+                 "--transformation-weights", "negation=1", "--claims-per-document", "1"]) == 0
+    stats = json.loads(capsys.readouterr().out)
+    records = [json.loads(line) for line in gzip.open(out, "rt")]
+    assert stats["documents"] == 1 and records
+    assert {r["transformation"] for r in records if r["label"] == 0} <= {"negation"}
+    with pytest.raises(SystemExit) as usage:  # argparse's own exit for a malformed value
+        main(["factcc-claims", str(documents), "-o", str(out), "--transformation-weights", "bogus"])
+    assert usage.value.code == 2
+    assert main(["factcc-claims", str(documents), "-o", str(tmp_path / "x.jsonl"), "--transformation-weights",
+                 "bogus=1"]) == 2
+    assert "unknown transformations ['bogus']" in capsys.readouterr().err

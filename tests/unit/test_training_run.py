@@ -7,7 +7,7 @@ import json
 import pytest
 
 from quals.models.device import resolve_bf16
-from quals.training.run import CHECKPOINTS, RUN_CONFIG_FILE, RunDirectory, write_json
+from quals.training.run import RUN_CONFIG_FILE, RunDirectory, versions
 
 SETTINGS = {"seed": 3, "learning_rate": 1e-4, "logging_steps": 5, "progress": True, "config": {"lora_r": 8}}
 
@@ -66,11 +66,7 @@ def test_unrelated_files_are_not_taken_for_a_run(tmp_path):
     assert (tmp_path / "notes.txt").read_text() == "mine"
 
 
-def test_write_json_replaces_whole_files_and_precision_follows_the_request(tmp_path):
-    path = tmp_path / CHECKPOINTS / "x.json"
-    path.parent.mkdir()
-    write_json(path, {"a": 1})
-    write_json(path, {"b": 2})
-    assert json.loads(path.read_text()) == {"b": 2} and not list(path.parent.glob("*.tmp"))
+def test_run_records_name_the_training_stack_and_precision_follows_the_request():
+    assert {"quals", "torch", "transformers", "peft", "accelerate"} <= set(versions())
     assert resolve_bf16(True) is True and resolve_bf16(False) is False
     assert resolve_bf16(None, use_cpu=True) is False

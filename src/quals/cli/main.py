@@ -20,6 +20,7 @@ from quals.cli import conseq as conseq_cmd
 from quals.cli import eval_qagen as eval_qagen_cmd
 from quals.cli import evaluate_summaries as evaluate_summaries_cmd
 from quals.cli import explain as explain_cmd
+from quals.cli import factcc_claims as factcc_claims_cmd
 from quals.cli import meta_eval as meta_eval_cmd
 from quals.cli import score as score_cmd
 from quals.cli import summarize as summarize_cmd
@@ -34,7 +35,8 @@ COMMANDS = {
     "score": score_cmd, "explain": explain_cmd, "meta-eval": meta_eval_cmd,
     "train-qagen": train_qagen_cmd, "eval-qagen": eval_qagen_cmd,
     "summarize": summarize_cmd, "train-summarizer": train_summarizer_cmd, "conseq": conseq_cmd,
-    "evaluate-summaries": evaluate_summaries_cmd, "train-factcc": train_factcc_cmd, "annotate": annotate_cmd,
+    "evaluate-summaries": evaluate_summaries_cmd, "factcc-claims": factcc_claims_cmd,
+    "train-factcc": train_factcc_cmd, "annotate": annotate_cmd,
 }
 
 

