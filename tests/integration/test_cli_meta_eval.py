@@ -210,3 +210,23 @@ def test_report_only_refuses_what_re_aggregation_cannot_do(bench, tiny_dirs, tmp
     assert main(["meta-eval", data, "-o", str(tmp_path / "o"), "--metrics", "quals", "--report-only",
                  "--token-set", "answer", "--num-groups", "5"]) == 2
     assert "--num-groups change generation or scoring: --report-only can only re-aggregate" in capsys.readouterr().err
+
+
+def test_meta_eval_of_factcc_reads_its_own_classifier(bench, tmp_path, capsys):
+    from fixtures.tiny_models import build_bert_classifier
+
+    classifier = build_bert_classifier(tmp_path / "clf", max_positions=64)
+    out = tmp_path / "out"
+    argv = ["meta-eval", str(bench), "-o", str(out), "--metrics", "factcc,overlap", "--factcc-model",
+            str(classifier), "--device", "cpu", "--no-progress", "--bootstrap", "100"]
+    assert main([*argv, "--sentence-aggregation", "min"]) == 0
+    report = json.loads((out / "meta_eval.json").read_text())
+    assert set(report["runs"]) == {"factcc", "lexical"}
+    assert report["runs"]["factcc"]["models"]["classifier"]["model"] == str(classifier)
+    small = {a["metric"]: a for a in report["agreements"] if a["group"] == "small"}
+    assert small["factcc"]["n_test"] == 9
+    records = [json.loads(line) for line in (out / "scores" / "small" / "factcc.jsonl").read_text().splitlines()]
+    assert all(r["score"] == pytest.approx(min(s["score"] for s in r["sentences"])) for r in records if r["sentences"])
+    assert main(["meta-eval", str(bench), "-o", str(tmp_path / "o2"), "--metrics", "overlap",
+                 "--factcc-model", str(classifier)]) == 2
+    assert "--factcc-model" in capsys.readouterr().err

@@ -65,3 +65,28 @@ def test_join_rows_flags_bad_rows_and_refuses_misaligned_files(tmp_path):
     _jsonl(system, [{"id": "a", "summary": "S1"}])
     with pytest.raises(ValueError, match="1 rows but"):
         join_rows(test, system)
+
+
+def test_evaluate_summaries_has_a_factcc_column_from_its_own_classifier(tmp_path, capsys):
+    from fixtures.tiny_models import build_bert_classifier
+
+    from quals.cli.main import main
+    from quals.metrics.factcc import FactCC
+
+    classifier = build_bert_classifier(tmp_path / "clf", max_positions=64)
+    test = _jsonl(tmp_path / "test.jsonl", [{"id": "a", "document": "the cat sat on the mat .", "summary": "a cat ."},
+                                            {"id": "b", "document": "scientists found water on mars .",
+                                             "summary": "water on mars ."}])
+    system = _jsonl(tmp_path / "sys.jsonl", [{"id": "a", "summary": "the cat sat ."},
+                                             {"id": "b", "summary": "nasa found water ."}])
+    out = tmp_path / "eval"
+    assert main(["evaluate-summaries", str(system), "--test", str(test), "-o", str(out), "--metrics", "rouge,factcc",
+                 "--factcc-model", str(classifier), "--device", "cpu", "--bootstrap-resamples", "100",
+                 "--no-progress"]) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert results["columns"] == ["rouge1", "rouge2", "rougeL", "factcc"]
+    rows = [json.loads(line) for line in (out / "sys.jsonl").read_text().splitlines()]
+    expected = FactCC(str(classifier), device="cpu").score([r["document"] for r in json.loads(
+        "[" + ",".join(test.read_text().splitlines()) + "]")], ["the cat sat .", "nasa found water ."]).scores
+    assert [r["factcc"] for r in rows] == pytest.approx(expected)
+    assert "FactCC" in capsys.readouterr().out

@@ -13,7 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from quals.cli.common import add_model_flags, add_qags_flags, add_quals_flags
+from quals.cli.common import add_factcc_flags, add_model_flags, add_qags_flags, add_quals_flags
 from quals.cli.runtime import add_overwrite_flag
 from quals.distributed import is_main_process
 
@@ -30,7 +30,7 @@ def register(parser: argparse.ArgumentParser) -> None:
                         help="Name of each system, in order (repeat; default: the file names without suffix).")
     parser.add_argument("--metrics", default=DEFAULT_METRICS,
                         help="Comma-separated subset of rouge, rougelsum (summary-level ROUGE-L over sentences), "
-                             f"entities, quals, qags (default: {DEFAULT_METRICS}).")
+                             f"entities, quals, qags, factcc (default: {DEFAULT_METRICS}).")
     parser.add_argument("--input-format", choices=("jsonl", "csv", "parquet"), default=None,
                         help="Format of the test file (default: from the file name).")
     parser.add_argument("--document-field", default="document", help="Test field with the document.")
@@ -47,6 +47,7 @@ def register(parser: argparse.ArgumentParser) -> None:
                                  "is given (QUALS, ROUGE and entity precision are deterministic)")
     add_quals_flags(parser)
     add_qags_flags(parser)
+    add_factcc_flags(parser, model_flag=True)
 
 
 def _metrics(text: str) -> list[str]:
@@ -71,9 +72,8 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"{len(names)} --name values for {len(args.systems)} system files")
     # One factory: QUALS and QAGS share the loaded backbone when they read the same model (an explicit --model).
     factory = ScorerFactory(scorer_options(args))
-    quals = factory.build("quals") if "quals" in metrics else None
-    qags = factory.build("qags") if "qags" in metrics else None
-    evaluator = SummaryEvaluator(metrics, quals=quals, qags=qags, spacy_model=args.spacy_model or DEFAULT_SPACY_MODEL)
+    scorers = {name: factory.build(name) for name in ("quals", "qags", "factcc") if name in metrics}
+    evaluator = SummaryEvaluator(metrics, **scorers, spacy_model=args.spacy_model or DEFAULT_SPACY_MODEL)
     results = evaluate_systems(evaluator, args.test, list(zip(names, args.systems, strict=True)), args.output,
                                document_field=args.document_field, reference_field=args.reference_field,
                                summary_field=args.summary_field, id_field=args.id_field or None,

@@ -7,14 +7,16 @@ import sys
 from pathlib import Path
 
 from quals.cli.common import (
+    add_factcc_flags,
     add_model_flags,
     add_qags_flags,
     add_quals_flags,
+    factcc_settings,
     qags_settings,
     quals_settings,
 )
 
-HELP = "Measure how well QUALS, QAGS and cheap baselines agree with human factuality judgments."
+HELP = "Measure how well QUALS, QAGS, FactCC and cheap baselines agree with human factuality judgments."
 DEFAULT_BENCH = Path("../shared/data/bench")
 
 
@@ -25,8 +27,8 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", type=Path, required=True,
                         help="Folder for the report, the numbers and the per-row scores; re-running resumes.")
     parser.add_argument("--metrics", default="quals,overlap,rouge1,rouge2,rougeL,loglik,pmi",
-                        help="Comma-separated: quals, qags, overlap, rouge1, rouge2, rougeL, loglik, pmi "
-                             "(default: all but qags).")
+                        help="Comma-separated: quals, qags, factcc, overlap, rouge1, rouge2, rougeL, loglik, pmi "
+                             "(default: all but qags and factcc).")
     parser.add_argument("--limit", default=None,
                         help="Rows per split of each dataset, seeded: N for every split, or e.g. "
                              "test=400,valid=200 (default: all rows).")
@@ -49,6 +51,7 @@ def register(parser: argparse.ArgumentParser) -> None:
                                  "answer-candidate sample (QUALS is deterministic)")
     add_quals_flags(parser)
     add_qags_flags(parser)
+    add_factcc_flags(parser, model_flag=True)
 
 
 def parse_limits(text: str | None, *, allow_bare: bool) -> dict[str, int] | None:
@@ -119,6 +122,8 @@ def _scorer_factory(args: argparse.Namespace, config):
     if "quals" not in config.scorers:
         _reject(args, [n for n in quals_settings(args) if n not in ("window_tokens", "window_overlap")]
                 + (["preset"] if args.preset else []), "quals")
+    if "factcc" not in config.scorers:
+        _reject(args, [*factcc_settings(args), *(["factcc_model"] if args.factcc_model else [])], "factcc")
     return ScorerFactory(scorer_options(args)).build
 
 

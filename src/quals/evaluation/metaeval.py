@@ -29,7 +29,7 @@ logger = logging.getLogger(__name__)
 
 # metric name -> the scorer that computes it (one run of a scorer yields all of its metrics)
 METRIC_SCORERS = {
-    "quals": "quals", "qags": "qags",
+    "quals": "quals", "qags": "qags", "factcc": "factcc",
     "overlap": "lexical", "rouge1": "lexical", "rouge2": "lexical", "rougeL": "lexical",
     "loglik": "likelihood", "pmi": "likelihood",
 }

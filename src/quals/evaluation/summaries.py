@@ -34,11 +34,13 @@ from quals.metrics.spacy_pipelines import load_pipeline, pipeline_version
 
 logger = logging.getLogger(__name__)
 
-METRICS = ("rouge", "rougelsum", "entities", "quals", "qags")
+METRICS = ("rouge", "rougelsum", "entities", "quals", "qags", "factcc")
+# The metrics that read a model: each needs its loaded scorer.
+MODEL_METRICS = ("quals", "qags", "factcc")
 COLUMNS = {"rouge1": "ROUGE-1", "rouge2": "ROUGE-2", "rougeL": "ROUGE-L", "rougeLsum": "ROUGE-Lsum",
-           "entity_precision": "Entity P", "quals": "QUALS", "qags": "QAGS"}
+           "entity_precision": "Entity P", "quals": "QUALS", "qags": "QAGS", "factcc": "FactCC"}
 _COLUMNS_OF = {"rouge": ("rouge1", "rouge2", "rougeL"), "rougelsum": ("rougeLsum",), "entities": ("entity_precision",),
-               "quals": ("quals",), "qags": ("qags",)}
+               "quals": ("quals",), "qags": ("qags",), "factcc": ("factcc",)}
 _PERCENT = {"rouge1", "rouge2", "rougeL", "rougeLsum", "entity_precision"}
 
 
@@ -120,18 +122,21 @@ class SummaryEvaluator:
         metrics: any of ``METRICS``.
         quals: a loaded :class:`quals.QUALS` (needed for ``quals``).
         qags: a loaded :class:`quals.QAGS` (needed for ``qags``).
+        factcc: a loaded :class:`quals.metrics.factcc.FactCC` (needed for ``factcc``).
         spacy_model: pipeline of the entity metric.
     """
 
-    def __init__(self, metrics: Sequence[str] = ("rouge", "entities"), *, quals=None, qags=None,
+    def __init__(self, metrics: Sequence[str] = ("rouge", "entities"), *, quals=None, qags=None, factcc=None,
                  spacy_model: str = DEFAULT_SPACY_MODEL) -> None:
         unknown = sorted(set(metrics) - set(METRICS))
         if unknown or not metrics:
             raise ValueError(f"metrics must be a non-empty subset of {METRICS}, got {list(metrics)}")
-        if "quals" in metrics and quals is None or "qags" in metrics and qags is None:
-            raise ValueError("the quals/qags metrics need a loaded scorer")
+        self.scorers = {"quals": quals, "qags": qags, "factcc": factcc}
+        missing = [m for m in MODEL_METRICS if m in metrics and self.scorers[m] is None]
+        if missing:
+            raise ValueError(f"the {'/'.join(missing)} metric(s) need a loaded scorer")
         self.metrics = tuple(m for m in METRICS if m in metrics)
-        self.quals, self.qags = quals, qags
+        self.quals, self.qags, self.factcc = quals, qags, factcc
         self.rouge = rouge_scorer() if "rouge" in metrics else None
         self.rouge_lsum = RougeLsum() if "rougelsum" in metrics else None
         self.entities = EntityExtractor(spacy_model) if "entities" in metrics else None
@@ -148,10 +153,9 @@ class SummaryEvaluator:
             info["rougelsum"] = rouge_signature("F1", self.rouge_lsum.version)
         if self.entities is not None:
             info["entities"] = self.entities.version
-        for name in ("quals", "qags"):
-            scorer = getattr(self, name)
+        for name in MODEL_METRICS:
             if name in self.metrics:
-                info[name] = scorer.signature
+                info[name] = self.scorers[name].signature
         return info
 
     def records(self, rows: list[EvalRow]) -> list[dict]:
@@ -167,9 +171,9 @@ class SummaryEvaluator:
             for row, entities in zip(good, self.entities.entities([r.summary for r in good]), strict=True):
                 values[row.index].update(entity_precision=entity_precision(entities, row.document),
                                          n_entities=len(entities))
-        for name in ("quals", "qags"):
+        for name in MODEL_METRICS:
             if name in self.metrics and good:
-                for row, score in zip(good, _scores(getattr(self, name), good), strict=True):
+                for row, score in zip(good, _scores(self.scorers[name], good), strict=True):
                     values[row.index][name] = score
         return [{"row": row.index, "id": row.id, **values.get(row.index, {}), "error": row.error} for row in rows]
 
