@@ -32,7 +32,7 @@ from quals.metrics.factcc_chunks import (
     claim_budget,
     document_budget,
 )
-from quals.metrics.results import CorpusScores
+from quals.metrics.results import CorpusScores, check_pairs
 from quals.metrics.spacy_pipelines import sentencizer_version, split_sentences
 
 CONSISTENT_NAMES = ("consistent", "correct", "entailment", "entailed", "entails", "supported", "faithful",
@@ -274,11 +274,7 @@ class FactCC:
 
     def score(self, documents: Sequence[str], summaries: Sequence[str]) -> FactccResult:
         """Score each (document, summary) pair; document first, summary second."""
-        if len(documents) != len(summaries):
-            raise ValueError(f"{len(documents)} documents but {len(summaries)} summaries")
-        for i, (document, summary) in enumerate(zip(documents, summaries, strict=True)):
-            if not isinstance(document, str) or not isinstance(summary, str):
-                raise TypeError(f"example {i}: document and summary must be strings")
+        check_pairs(documents, summaries)
         cap = claim_budget(self.max_length, self.special_tokens)
         plans, pairs = [], []
         for document, summary in zip(documents, summaries, strict=True):

@@ -45,6 +45,7 @@ from quals.metrics.answer_extraction import AnswerExtractor
 from quals.metrics.answers import answer_tokens, token_f1
 from quals.metrics.qags_answering import BackboneAnswerer, ExtractiveAnswerer, ModelAnswer
 from quals.metrics.qags_config import QagsConfig
+from quals.metrics.results import check_pairs
 from quals.metrics.qags_questions import (
     GeneratedQuestion,
     QGPrompt,
@@ -165,11 +166,7 @@ class QAGS:
     # ----- scoring -----------------------------------------------------------------------
     def score(self, documents: Sequence[str], summaries: Sequence[str]) -> QagsResult:
         """Score each (document, summary) pair; document first, summary second."""
-        if len(documents) != len(summaries):
-            raise ValueError(f"{len(documents)} documents but {len(summaries)} summaries")
-        for i, (document, summary) in enumerate(zip(documents, summaries, strict=True)):
-            if not isinstance(document, str) or not isinstance(summary, str):
-                raise TypeError(f"example {i}: document and summary must be strings")
+        check_pairs(documents, summaries)
         unique = [s for s in dict.fromkeys(summaries) if s.strip()]
         candidates = dict(zip(unique, self.extract_answers(unique), strict=True))
         with_candidates = [s for s in unique if candidates[s]]

@@ -39,7 +39,7 @@ from quals.metrics.quals_config import (  # noqa: F401  (re-exported: the config
     SUMMARY_LIKELIHOODS,
     QualsConfig,
 )
-from quals.metrics.results import QAPairScore, QualsExample, QualsResult
+from quals.metrics.results import QAPairScore, QualsExample, QualsResult, check_pairs
 from quals.models.packaged import DEFAULT_MODEL
 from quals.paths import cache_dir
 from quals.qagen import QAGen
@@ -97,11 +97,7 @@ class QUALS:
     # ----- scoring -----------------------------------------------------------------------
     def score(self, documents: Sequence[str], summaries: Sequence[str]) -> QualsResult:
         """Score each (document, summary) pair; document first, summary second."""
-        if len(documents) != len(summaries):
-            raise ValueError(f"{len(documents)} documents but {len(summaries)} summaries")
-        for i, (document, summary) in enumerate(zip(documents, summaries, strict=True)):
-            if not isinstance(document, str) or not isinstance(summary, str):
-                raise TypeError(f"example {i}: document and summary must be strings")
+        check_pairs(documents, summaries)
         generated = self.generate(summaries)
         examples = self._score_generated(documents, summaries, generated)
         return QualsResult(examples=tuple(examples), signature=self.signature)

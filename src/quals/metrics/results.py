@@ -85,3 +85,17 @@ class QualsResult(CorpusScores):
 
     examples: tuple[QualsExample, ...]
     signature: str
+
+
+def check_pairs(documents, summaries) -> None:
+    """What every scorer's ``score(documents, summaries)`` requires: as many of each, all strings.
+
+    Raises:
+        ValueError: the lengths differ.
+        TypeError: an item is not a string (a caller bug, not a bad row).
+    """
+    if len(documents) != len(summaries):
+        raise ValueError(f"{len(documents)} documents but {len(summaries)} summaries")
+    for i, (document, summary) in enumerate(zip(documents, summaries, strict=True)):
+        if not isinstance(document, str) or not isinstance(summary, str):
+            raise TypeError(f"example {i}: document and summary must be strings")
