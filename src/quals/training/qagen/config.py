@@ -33,9 +33,9 @@ class QAGenTrainingConfig:
     lora: bool | None = field(default=None, metadata={
         "help": "Train a LoRA adapter instead of all weights. Default: LoRA for decoder-only models, "
                 "full fine-tuning for encoder-decoder models (the paper's setting)."})
-    lora_r: int = field(default=16, metadata={"help": "LoRA rank (default 16)."})
-    lora_alpha: int = field(default=32, metadata={"help": "LoRA alpha; the update is scaled by alpha/r (default 32)."})
-    lora_dropout: float = field(default=0.05, metadata={"help": "Dropout on the LoRA input (default 0.05)."})
+    lora_r: int = field(default=16, metadata={"help": "LoRA rank."})
+    lora_alpha: int = field(default=32, metadata={"help": "LoRA alpha; the update is scaled by alpha/r."})
+    lora_dropout: float = field(default=0.05, metadata={"help": "Dropout on the LoRA input."})
     lora_target_modules: str = field(default="all-linear", metadata={
         "help": "Comma-separated module names, or all-linear (every linear layer but the output head: "
                 "q,k,v,o,gate,up,down projections on Llama/Gemma)."})
