@@ -27,7 +27,7 @@ MODEL_COMMANDS = {
     "evaluate-summaries": ["evaluate-summaries", "a.jsonl", "--test", "test.jsonl", "-o", "out"],
     "train-factcc": ["train-factcc", "claims.jsonl", "-o", "out"],
 }
-NO_MODEL = {"annotate build", "annotate serve", "annotate export"}
+NO_MODEL = {"annotate build", "annotate serve", "annotate export", "factcc-claims"}
 SHARED = ("--device", "--dtype", "--batch-size", "--seed")
 
 
@@ -69,7 +69,7 @@ def test_the_shared_flags_come_from_the_one_definition(name):
 
 
 def test_no_model_command_defines_a_shared_flag_itself():
-    """(annotate build/serve run no model; their --seed seeds the sample, in the same sense.)"""
+    """(annotate build/serve and factcc-claims run no model; their --seed seeds the sample, in the same sense.)"""
     for name, parser in _leaf_parsers(build_parser()):
         if name in NO_MODEL:
             continue
