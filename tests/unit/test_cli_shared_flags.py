@@ -237,3 +237,25 @@ def test_the_installed_entry_point_exits_1_with_a_traceback_on_a_bug():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 1
     assert "Traceback" in done.stderr and "TypeError: library bug" in done.stderr
+
+
+@pytest.mark.parametrize("command, module, function, batch", [
+    (["train-qagen", "squad.json"], "quals.training.qagen.trainer", "train_qagen", "batch_size"),
+    (["train-factcc", "claims.jsonl"], "quals.training.factcc.trainer", "train_factcc", "batch_size"),
+])
+def test_qagen_and_classifier_training_take_use_cpu_batch_and_seed(command, module, function, batch, monkeypatch,
+                                                                  tmp_path):
+    import importlib
+
+    seen = {}
+
+    def fake_train(config, **kwargs):
+        seen.update(kwargs, config=config)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(importlib.import_module(module), function, fake_train)
+    argv = [*command, "-o", str(tmp_path), "--device", "cpu", "--batch-size", "2", "--seed", "7"]
+    assert main(argv) == 130
+    assert seen["use_cpu"] is True and (getattr(seen["config"], batch), seen["config"].seed) == (2, 7)
+    seen.clear()
+    assert main([*command, "-o", str(tmp_path)]) == 130 and seen["use_cpu"] is False

@@ -17,9 +17,7 @@ Torch-free: parsers are built for ``--help`` and docs/cli.md without importing t
 from __future__ import annotations
 
 import argparse
-import os
 import re
-import sys
 
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 _DTYPE_ALIASES = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}  # spellings the loaders accepted
@@ -37,7 +35,7 @@ SHARED_FLAGS = {
                 "process its own GPU (`LOCAL_RANK`). Training commands run on the HF Trainer, which takes the GPU "
                 "itself: there `cuda:N` for N > 0 and `mps` (when a CUDA GPU is visible) are refused with the way "
                 "to get them (`CUDA_VISIBLE_DEVICES=N`, or `accelerate launch` for several GPUs); `cpu` trains "
-                "on the CPU even when a GPU is there (train-qagen hides the GPUs from its process for that).",
+                "on the CPU even when a GPU is there (the Trainer's `use_cpu`).",
     "--dtype": "The dtype the model computes in: `auto` (bfloat16 on CUDA GPUs that support it, else float32), "
                "`float32`, `bfloat16` or `float16` (bf16, fp16 and fp32 are accepted too). Training commands use "
                "it as the mixed-precision mode: `auto` = bf16 mixed precision on GPUs that support it, else none; "
@@ -171,20 +169,3 @@ def trainer_use_cpu(device: str) -> bool:
         raise ValueError("--device mps: the HF Trainer prefers the visible CUDA GPU; hide it with "
                          "CUDA_VISIBLE_DEVICES= to train on mps")
     return False
-
-
-def hide_gpus_for_cpu_training(device: str) -> None:
-    """``--device cpu`` for a trainer without ``use_cpu`` (train-qagen): hide the GPUs from this
-    process before CUDA starts, the one way the HF Trainer reliably stays off them.
-
-    Raises:
-        ValueError: torch was imported before and sees a GPU (an in-process caller).
-    """
-    trainer_use_cpu(device)  # refuses what no trainer can honour
-    if device != "cpu":
-        return
-    torch = sys.modules.get("torch")
-    if torch is None:
-        os.environ["CUDA_VISIBLE_DEVICES"] = ""
-    elif torch.cuda.is_available():  # too late to hide it: CUDA has read the variable
-        raise ValueError("--device cpu: this process already sees a GPU; run with CUDA_VISIBLE_DEVICES= instead")

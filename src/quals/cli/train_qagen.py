@@ -78,14 +78,14 @@ def build_config(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    from quals.cli.runtime import hide_gpus_for_cpu_training
+    from quals.cli.runtime import trainer_use_cpu
 
-    hide_gpus_for_cpu_training(args.device)  # before torch starts CUDA: this trainer has no use_cpu
+    use_cpu = trainer_use_cpu(args.device)
     config = build_config(args)
     from quals.training.qagen.trainer import train_qagen
 
     with contextlib.redirect_stdout(sys.stderr):  # the Trainer prints its logs; stdout is for the result
-        result = train_qagen(config)
+        result = train_qagen(config, use_cpu=use_cpu)
     eval_loss = "n/a" if result.eval_loss is None else f"{result.eval_loss:.4f}"
     print(f"trained {'LoRA adapter' if result.lora else 'model'} -> {result.output_dir}: {result.global_step} steps, "
           f"{result.n_train} examples, train loss {result.train_loss:.4f}, held-out loss {eval_loss}, "

@@ -170,11 +170,12 @@ def _file_record(path: str) -> dict:
 
 
 # ----- run directory -----------------------------------------------------------------------
-def _training_arguments(config: QAGenTrainingConfig, run: runs.RunDirectory, lora: bool, has_eval: bool):
+def _training_arguments(config: QAGenTrainingConfig, run: runs.RunDirectory, lora: bool, has_eval: bool,
+                        use_cpu: bool = False):
     return runs.training_arguments(
         run, config, learning_rate=config.resolved_learning_rate(lora), has_eval=has_eval,
         eval_steps=config.eval_steps, eval_batch_size=config.eval_batch_size, bf16=config.bf16,
-        show_progress=config.progress,
+        show_progress=config.progress, use_cpu=use_cpu,
         train_sampling_strategy="group_by_length" if config.group_by_length else "random",
         prediction_loss_only=True, label_names=["labels"],
     )
@@ -226,8 +227,10 @@ def _run_info(config: QAGenTrainingConfig, trainable: TrainableModel, trainer: T
     }
 
 
-def train_qagen(config: QAGenTrainingConfig) -> QAGenTrainingResult:
+def train_qagen(config: QAGenTrainingConfig, *, use_cpu: bool = False) -> QAGenTrainingResult:
     """Train a QAGen as ``config`` says; resume from the output directory's last checkpoint.
+
+    ``use_cpu`` trains on the CPU even when a GPU is there (as for summarizers and the classifier).
 
     Raises:
         ValueError: no data, bad settings, or resume settings that differ from the checkpoints'.
@@ -249,7 +252,7 @@ def train_qagen(config: QAGenTrainingConfig) -> QAGenTrainingResult:
     trainable = load_trainable(config)
     train_features, truncated = _features(trainable, train_examples, config.max_context_tokens)
     eval_features, _ = _features(trainable, heldout_examples, config.max_context_tokens)
-    args = _training_arguments(config, run, trainable.lora, bool(eval_features))
+    args = _training_arguments(config, run, trainable.lora, bool(eval_features), use_cpu)
     clock = runs.elapsed_clock(last)
     trainer = QAGenTrainer(
         model=trainable.model,
