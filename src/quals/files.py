@@ -14,6 +14,7 @@ not power loss, and caches write many small files.
 from __future__ import annotations
 
 import json
+import math
 import os
 import secrets
 from collections.abc import Iterator
@@ -21,7 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
-__all__ = ["atomic_open", "atomic_path", "atomic_write_json", "atomic_write_text"]
+__all__ = ["atomic_open", "atomic_path", "atomic_write_json", "atomic_write_text", "dumps_json", "strict_json"]
 
 
 @contextmanager
@@ -54,7 +55,25 @@ def atomic_write_text(path: str | Path, text: str, encoding: str = "utf-8") -> N
         temporary.write_text(text, encoding=encoding)
 
 
+def strict_json(value):
+    """``value`` with every NaN or infinity as None: JSON has no such numbers, and strict parsers
+    (``jq``, JavaScript, Go) refuse the bare ``NaN`` Python would write. An undefined interval
+    reads as ``null``."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: strict_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [strict_json(v) for v in value]
+    return value
+
+
+def dumps_json(value) -> str:
+    """Indented strict JSON, keys sorted, with a final newline: the layout of run sidecars and
+    reports (stable, so equal records are equal files)."""
+    return json.dumps(strict_json(value), indent=2, sort_keys=True, allow_nan=False) + "\n"
+
+
 def atomic_write_json(path: str | Path, value) -> None:
-    """Replace ``path`` with ``value`` as indented JSON, keys sorted, and a final newline (the
-    layout of run sidecars and reports: stable, so equal records are equal files)."""
-    atomic_write_text(path, json.dumps(value, indent=2, sort_keys=True) + "\n")
+    """Replace ``path`` with ``value`` as :func:`dumps_json` writes it."""
+    atomic_write_text(path, dumps_json(value))

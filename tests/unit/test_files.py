@@ -69,3 +69,15 @@ def test_atomic_open_refuses_appending(tmp_path):
     with pytest.raises(ValueError, match="mode"):
         with atomic_open(tmp_path / "x", "a"):
             pass
+
+
+def test_json_outputs_are_strict_json_with_undefined_numbers_as_null(tmp_path):
+    import math
+
+    from quals.files import atomic_write_json
+
+    path = tmp_path / "report.json"
+    atomic_write_json(path, {"interval": (math.nan, math.inf), "nested": [{"low": -math.inf, "x": 0.5}], "n": 3})
+    text = path.read_text()
+    assert "NaN" not in text and "Infinity" not in text
+    assert json.loads(text) == {"interval": [None, None], "nested": [{"low": None, "x": 0.5}], "n": 3}

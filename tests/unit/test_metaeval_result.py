@@ -24,7 +24,9 @@ REPORT = Path(__file__).parent.parent / "fixtures" / "meta_eval_report"
 
 
 def _dumps(value) -> str:  # the layout of atomic_write_json
-    return json.dumps(value, indent=2, sort_keys=True) + "\n"
+    from quals.files import dumps_json
+
+    return dumps_json(value)
 
 
 def test_report_written_before_the_typed_result_reads_back_identically():
@@ -47,8 +49,10 @@ COMMITTED = sorted((Path(__file__).parents[2] / "docs" / "results" / "meta-eval"
 @pytest.mark.parametrize("path", COMMITTED, ids=lambda p: p.name)
 def test_committed_reports_read_back_to_the_same_json_and_markdown(path):
     """The published meta-evaluations (real QUALS, QAGS and baseline runs, written before the typed
-    result) read back: same JSON byte for byte, and the Markdown beside them renders again."""
+    result) read back: same JSON byte for byte, and the Markdown beside them renders again. Undefined
+    intervals are null, never a bare NaN (which strict JSON parsers refuse)."""
     text = path.read_text()
+    assert "NaN" not in text
     result = MetaEvalResult.from_dict(json.loads(text))
     assert _dumps(result.to_dict()) == text
     assert render_markdown(result) == path.with_suffix(".md").read_text()
