@@ -13,9 +13,9 @@
 #   INSTALL=1     copy the trained adapter into src/quals/models/adapters/minilm-l6-factcc/
 #
 # Re-running the same command resumes from the last checkpoint (every 50 steps).
-# Cost on the 2-core CPU, one thread: about 17 s per step of 16 claims at 256 tokens while the
-# machine also ran a QAGen training and test suites (a few steps measured), so expect several
-# seconds per step on an idle core: 20,000 claims are 1,250 steps.
+# Cost on the 2-core CPU, one thread, the other core training: 2 steps of 8 claims at 256 tokens
+# took 6.5 s (about 0.4 s a claim; 17 s per step of 16 with test suites also running), so the
+# default 20,000 claims (1,250 steps of 16) are about 2 to 4 hours.
 set -euo pipefail
 
 DATA_DIR=${DATA_DIR:-runs/factcc-data}
