@@ -179,12 +179,11 @@ class FactCC:
             directory written by ``quals factcc train``); safetensors only.
         device, dtype: as for :func:`quals.models.load_backbone`.
         batch_size: (chunk, sentence) inputs per forward pass.
-        show_progress: unused (a corpus is scored by the batch runner, which has the bar).
-        **settings: fields of :class:`FactccConfig`.
+        config: settings (default :class:`FactccConfig`); ``**settings`` override its fields.
     """
 
     def __init__(self, model: str = DEFAULT_FACTCC_MODEL, *, device: str = "auto", dtype: str = "auto",
-                 batch_size: int = 64, show_progress: bool = False, config: FactccConfig | None = None,
+                 batch_size: int = 64, config: FactccConfig | None = None,
                  **settings) -> None:
         import dataclasses
 

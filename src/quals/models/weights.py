@@ -94,15 +94,6 @@ def read_info(directory: Path | None, name: str) -> dict | None:
     return json.loads((directory / name).read_text())
 
 
-def _recorded_base(adapter_dir: Path) -> tuple[str | None, str | None]:
-    """(base model, base fingerprint) as the adapter's quals info file records them."""
-    for name in INFO_FILES:
-        info = read_info(adapter_dir, name)
-        if info and info.get("base_model"):
-            return info["base_model"], info.get("base_fingerprint")
-    return None, None
-
-
 def adapter_base(adapter_dir: Path, model: str) -> str:
     """The base model an adapter applies to.
 
@@ -186,11 +177,14 @@ def same_weights(recorded: str, current: str) -> bool:
     return False
 
 
+def _recorded_base_fingerprint(adapter_dir: Path) -> str | None:
+    """The base fingerprint the adapter's quals info file recorded at training time, if any."""
+    infos = (read_info(adapter_dir, name) for name in INFO_FILES)
+    return next((info["base_fingerprint"] for info in infos if info and info.get("base_fingerprint")), None)
+
+
 def _check_base(adapter_dir: Path, base: str, base_fingerprint: str) -> None:
-    _, recorded = _recorded_base(adapter_dir)
-    if not recorded:
-        infos = [read_info(adapter_dir, name) for name in INFO_FILES[1:]]
-        recorded = next((info["base_fingerprint"] for info in infos if info and info.get("base_fingerprint")), None)
+    recorded = _recorded_base_fingerprint(adapter_dir)
     if recorded and not same_weights(recorded, base_fingerprint):
         raise ValueError(f"adapter {adapter_dir} was trained on base weights {recorded}, but the base model "
                          f"{base} loaded now has {base_fingerprint}")

@@ -112,17 +112,13 @@ def read_claims(path: str | Path, limit: int | None, seed: int) -> list[dict]:
     return records
 
 
-def _words(ids: list[int]) -> Counter:
-    return Counter(ids)
-
-
 def best_overlap_chunk(document: list[int], claim: list[int], budget: int, overlap: int) -> tuple[int, int]:
     """The chunk span that shares the most tokens with the claim (first on ties)."""
     spans = chunk_spans(len(document), budget, overlap)
     if len(spans) == 1:
         return spans[0]
-    wanted = _words(claim)
-    return max(spans, key=lambda s: (sum((_words(document[s[0]:s[1]]) & wanted).values()), -s[0]))
+    wanted = Counter(claim)
+    return max(spans, key=lambda s: (sum((Counter(document[s[0]:s[1]]) & wanted).values()), -s[0]))
 
 
 def encode_claims(records: list[dict], tokenizer, layout: PairLayout, max_length: int, overlap: int
