@@ -197,7 +197,7 @@ def test_help_renders_without_importing_torch():
     import sys
 
     code = ("import sys\nfrom quals.cli.main import main\n"
-            "for command in ('train-qagen', 'eval-qagen'):\n"
+            "for command in ('train-qagen', 'eval-qagen', 'eval-qa'):\n"
             "    try:\n        main([command, '--help'])\n    except SystemExit as stop:\n"
             "        assert stop.code == 0\n"
             "assert 'torch' not in sys.modules, 'torch imported'\n")

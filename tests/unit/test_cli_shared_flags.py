@@ -19,6 +19,7 @@ MODEL_COMMANDS = {
     "meta-eval": ["meta-eval", "-o", "out"],
     "train-qagen": ["train-qagen", "squad.json", "-o", "out"],
     "eval-qagen": ["eval-qagen", "squad.json", "-o", "out.json"],
+    "eval-qa": ["eval-qa", "squad.json", "-o", "out.json"],
     "summarize": ["summarize", "in.jsonl", "-o", "out.jsonl"],
     "train-summarizer": ["train-summarizer", "in.jsonl", "-o", "out"],
     "conseq candidates": ["conseq", "candidates", "in.jsonl", "-o", "c.jsonl", "--model", "mle"],

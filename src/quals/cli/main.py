@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 from quals.cli import annotate as annotate_cmd
 from quals.cli import conseq as conseq_cmd
+from quals.cli import eval_qa as eval_qa_cmd
 from quals.cli import eval_qagen as eval_qagen_cmd
 from quals.cli import evaluate_summaries as evaluate_summaries_cmd
 from quals.cli import explain as explain_cmd
@@ -28,12 +29,12 @@ from quals.cli import train_factcc as train_factcc_cmd
 from quals.cli import train_qagen as train_qagen_cmd
 from quals.cli import train_summarizer as train_summarizer_cmd
 
-# In pipeline order: score and explain, meta-evaluate, train a QAGen, summarize and train summarizers
-# (MLE, ConSeq), evaluate them (and train the FactCC-style classifier they are evaluated with), and
-# run a human study.
+# In pipeline order: score and explain, meta-evaluate, train a QAGen (or QAGS's QG and QA models, and
+# evaluate the QA one), summarize and train summarizers (MLE, ConSeq), evaluate them (and train the
+# FactCC-style classifier they are evaluated with), and run a human study.
 COMMANDS = {
     "score": score_cmd, "explain": explain_cmd, "meta-eval": meta_eval_cmd,
-    "train-qagen": train_qagen_cmd, "eval-qagen": eval_qagen_cmd,
+    "train-qagen": train_qagen_cmd, "eval-qagen": eval_qagen_cmd, "eval-qa": eval_qa_cmd,
     "summarize": summarize_cmd, "train-summarizer": train_summarizer_cmd, "conseq": conseq_cmd,
     "evaluate-summaries": evaluate_summaries_cmd, "factcc-claims": factcc_claims_cmd,
     "train-factcc": train_factcc_cmd, "annotate": annotate_cmd,

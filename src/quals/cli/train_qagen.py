@@ -33,7 +33,7 @@ class _Bf16Alias(argparse.Action):
 
 def register(parser: argparse.ArgumentParser) -> None:
     from quals.data.qa_datasets import QA_FORMATS
-    from quals.training.qagen.config import ADAPTER_DTYPES, QAGenTrainingConfig
+    from quals.training.qagen.config import ADAPTER_DTYPES, TASKS, QAGenTrainingConfig
 
     parser.add_argument("input", nargs="*", type=Path,
                         help="Training data: SQuAD v1.1/v2.0 JSON, NewsQA combined JSON or JSONL (.gz too).")
@@ -52,7 +52,8 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bf16", "--no-bf16", dest="dtype", nargs=0, action=_Bf16Alias, default=argparse.SUPPRESS,
                         help=argparse.SUPPRESS)
     add_config_flags(parser, QAGenTrainingConfig, skip=(*_POSITIONAL, *_RUNTIME, "bf16"), title="training settings",
-                     choices={"data_format": QA_FORMATS, "newsqa_split": _SPLITS, "heldout_newsqa_split": _SPLITS,
+                     choices={"task": TASKS, "data_format": QA_FORMATS, "newsqa_split": _SPLITS,
+                              "heldout_newsqa_split": _SPLITS,
                               "adapter_dtype": ADAPTER_DTYPES})
 
 

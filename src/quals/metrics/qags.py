@@ -49,6 +49,7 @@ from quals.metrics.results import check_pairs
 from quals.metrics.qags_questions import (
     GeneratedQuestion,
     QGPrompt,
+    QGPromptRecord,
     QuestionCandidate,
     QuestionGenerator,
     clean_question,
@@ -57,6 +58,7 @@ from quals.metrics.qags_questions import (
     unanswered_questions,
 )
 from quals.metrics.qags_results import QagsExample, QagsQuestion, QagsResult
+from quals.models.loading import is_extractive_qa, load_backbone, trained_info
 from quals.models.packaged import DEFAULT_BASE_MODEL
 from quals.provenance import signature, version_fields
 
@@ -68,9 +70,12 @@ class QAGS:
         model: the shared backbone used for whatever ``qg_model``/``qa_model`` do not replace,
             prompted (default: the packaged base model, not a QAGen adapter: QAGS asks it for
             answer-conditional questions and for answers, which a QAGen is not trained to give).
-        qg_model: a Hugging Face question-generation model (seq2seq, or causal), fed
+        qg_model: a question generator: one trained by ``quals train-qagen --task qg`` (its
+            recorded prompt is used), or any Hugging Face seq2seq (or causal) QG model, fed
             ``qg_template``; default: the backbone, prompted.
-        qa_model: a Hugging Face extractive QA model; default: the backbone, answering greedily.
+        qa_model: an answerer: an extractive ``...ForQuestionAnswering`` model (best span), or a
+            language model that answers greedily after the forced question (a ``--task qa``
+            adapter, a QAGen); default: the backbone, answering greedily.
         device, dtype, batch_size: as for :class:`quals.QAGen` (batch size default: the shared
             ``qagen``'s, else 64).
         config: full settings; ``**settings`` override single fields.
@@ -90,30 +95,33 @@ class QAGS:
         self.batch_size = batch_size
         self.extractor = AnswerExtractor(cfg.num_answers, cfg.seed, cfg.spacy_model)
         self.qagen = qagen
-        if self.qagen is None and (qg_model is None or qa_model is None):
+        if self.qagen is None and (qg_model is None or qa_model is None):  # the backbone does a job
             from quals.qagen import QAGen
 
             self.qagen = QAGen(model, device=device, dtype=dtype, batch_size=batch_size,
                                window_tokens=cfg.window_tokens, window_overlap=cfg.window_overlap,
                                show_progress=show_progress)
+        self.trained_qg_prompt: QGPromptRecord | None = None
         if qg_model is None:
-            qg_backbone, instruction = self.qagen.backbone, cfg.qg_instruction
+            qg_backbone, prompt = self.qagen.backbone, QGPrompt(self.qagen.backbone, cfg.qg_template,
+                                                                cfg.qg_instruction)
         else:
-            from quals.models.loading import load_backbone
-
-            qg_backbone, instruction = load_backbone(qg_model, device=device, dtype=dtype), None
+            qg_backbone = load_backbone(qg_model, device=device, dtype=dtype)
+            info = trained_info(qg_model) or {}
+            if info.get("task") == "qg":  # trained by `quals train-qagen --task qg`: its own prompt
+                self.trained_qg_prompt = QGPromptRecord(**info["qg_prompt"])
+                prompt = self.trained_qg_prompt.prompt(qg_backbone)
+            else:
+                prompt = QGPrompt(qg_backbone, cfg.qg_template, None)
         self.generator = QuestionGenerator(
-            qg_backbone, QGPrompt(qg_backbone, cfg.qg_template, instruction), beam_size=cfg.beam_size,
+            qg_backbone, prompt, beam_size=cfg.beam_size,
             questions_per_answer=cfg.questions_per_answer, max_question_tokens=cfg.max_question_tokens,
             batch_size=batch_size)
         if qa_model is None:
-            self.answerer = BackboneAnswerer(self.qagen.backbone, self.qagen.window_tokens,
-                                             window_overlap=cfg.window_overlap, batch_size=batch_size,
-                                             max_answer_tokens=cfg.max_answer_tokens)
+            self.answerer = backbone_answerer(self.qagen, cfg, batch_size)
         else:
-            self.answerer = ExtractiveAnswerer(qa_model, device=device, dtype=dtype, batch_size=batch_size,
-                                               max_answer_tokens=cfg.max_answer_tokens, max_length=cfg.qa_max_length,
-                                               stride=cfg.qa_stride, no_answer=cfg.extractive_no_answer)
+            self.answerer = load_answerer(qa_model, cfg, device=device, dtype=dtype, batch_size=batch_size,
+                                          show_progress=show_progress)
 
     # ----- identity ----------------------------------------------------------------------
     def models(self) -> dict:
@@ -121,8 +129,11 @@ class QAGS:
         qg = self.generator.backbone
         qa = self.answerer
         qa_model = qa.backbone if isinstance(qa, BackboneAnswerer) else qa
-        return {"qg": {"model": qg.model_id, "weights": qg.fingerprint, "family": qg.family,
-                       "format": qg.format_fingerprint, "dtype": _dtype(qg.model)},
+        qg_entry = {"model": qg.model_id, "weights": qg.fingerprint, "family": qg.family,
+                    "format": qg.format_fingerprint, "dtype": _dtype(qg.model)}
+        if self.trained_qg_prompt is not None:
+            qg_entry["prompt"] = self.trained_qg_prompt.to_dict()
+        return {"qg": qg_entry,
                 "qa": {"model": qa_model.model_id, "weights": qa_model.fingerprint,
                        "kind": "backbone-greedy" if isinstance(qa, BackboneAnswerer) else "extractive",
                        "dtype": _dtype(qa_model.model)},
@@ -134,8 +145,10 @@ class QAGS:
         models, versions = self.models(), version_fields()
         settings = json.dumps(self.config.to_dict(), sort_keys=True, separators=(",", ":"))
         qg, qa = models["qg"], models["qa"]
+        trained_prompt = {"qg_prompt": json.dumps(qg["prompt"], sort_keys=True)} if "prompt" in qg else {}
         return signature(f"qags:{versions['quals_version']}", qg=qg["model"], qg_weights=qg["weights"],
-                         qg_format=qg["format"], qa=qa["model"], qa_weights=qa["weights"], answers=models["answers"],
+                         qg_format=qg["format"], **trained_prompt, qa=qa["model"], qa_weights=qa["weights"],
+                         answers=models["answers"],
                          dtype=f"{qg['dtype']}/{qa['dtype']}", settings=settings, torch=versions["torch_version"],
                          transformers=versions["transformers_version"])
 
@@ -244,6 +257,27 @@ class QAGS:
         score = math.fsum(q.f1 for q in questions) / len(questions)
         return QagsExample(score, None, tuple(questions), **counts,
                            n_windows=max(a.n_windows for a in document_answers))
+
+
+def backbone_answerer(qagen, config: QagsConfig, batch_size: int) -> BackboneAnswerer:
+    """Greedy answers from a loaded :class:`quals.QAGen`'s backbone, windows as it reads documents."""
+    return BackboneAnswerer(qagen.backbone, qagen.window_tokens, window_overlap=config.window_overlap,
+                            batch_size=batch_size, max_answer_tokens=config.max_answer_tokens)
+
+
+def load_answerer(model: str, config: QagsConfig, *, device: str = "auto", dtype: str = "auto", batch_size: int = 64,
+                  show_progress: bool = False) -> BackboneAnswerer | ExtractiveAnswerer:
+    """QAGS's answerer for ``model``: the best span of an extractive ``...ForQuestionAnswering``
+    model, else greedy answers of a language model (a ``--task qa`` adapter, a QAGen, any LM)."""
+    if is_extractive_qa(model):
+        return ExtractiveAnswerer(model, device=device, dtype=dtype, batch_size=batch_size,
+                                  max_answer_tokens=config.max_answer_tokens, max_length=config.qa_max_length,
+                                  stride=config.qa_stride, no_answer=config.extractive_no_answer)
+    from quals.qagen import QAGen
+
+    reader = QAGen(model, device=device, dtype=dtype, batch_size=batch_size, window_tokens=config.window_tokens,
+                   window_overlap=config.window_overlap, show_progress=show_progress)
+    return backbone_answerer(reader, config, batch_size)
 
 
 def _dtype(model) -> str:

@@ -136,6 +136,14 @@ def greedy_continue(backbone: Backbone, prompts: list[list[int]], owners: list[i
     return [(tokens[r], logprobs[r], stops[r]) for r in range(rows)]
 
 
+def forced_question_ids(backbone: Backbone, question: str) -> list[int]:
+    """Forced tokens: the question as the QAGen writes it, then the separator (its trailing space
+    left to the answer's first token, as the tokenizer would join them). QA training
+    (:mod:`quals.training.qagen.tasks`) builds its inputs with this same function."""
+    fmt = backbone.qa_format
+    return backbone.tokenize(f"{fmt.question_prefix}{question.strip()}{fmt.separator.rstrip()}")
+
+
 class BackboneAnswerer:
     """Greedy answers from a QAGen backbone (see the module docstring).
 
@@ -161,10 +169,7 @@ class BackboneAnswerer:
         self.stop_ids = frozenset({backbone.eos_token_id, *newline})
 
     def question_ids(self, question: str) -> list[int]:
-        """Forced tokens: the question as the QAGen writes it, then the separator (its trailing
-        space left to the answer's first token, as the tokenizer would join them)."""
-        fmt = self.backbone.qa_format
-        return self.backbone.tokenize(f"{fmt.question_prefix}{question.strip()}{fmt.separator.rstrip()}")
+        return forced_question_ids(self.backbone, question)
 
     def answer(self, contexts: Sequence[str], questions: Sequence[Sequence[str]]) -> list[list[ModelAnswer]]:
         """``out[c][q]``: the answer to ``questions[c][q]`` read from ``contexts[c]``."""

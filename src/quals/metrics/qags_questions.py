@@ -17,7 +17,7 @@ only to be thrown away. The hypothesis score still includes the model's own log-
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from quals.generation.config import GenerationConfig
 from quals.generation.diverse_beam import diverse_beam_search
@@ -143,6 +143,27 @@ class QGPrompt:
         if self._bos and ids[:len(self._bos)] != self._bos:
             ids = self._bos + ids
         return ids
+
+
+@dataclass(frozen=True)
+class QGPromptRecord:
+    """How a trained question generator's input is built (kept in ``quals_qagen.json``).
+
+    Attributes:
+        template: text with ``{context}`` and ``{answer}`` (seq2seq models; causal ones without
+            an instruction).
+        instruction: causal models: the request in words, inside the chat template (None: plain
+            ``template``).
+    """
+
+    template: str = DEFAULT_QG_TEMPLATE
+    instruction: str | None = DEFAULT_QG_INSTRUCTION
+
+    def prompt(self, backbone) -> QGPrompt:
+        return QGPrompt(backbone, self.template, self.instruction)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
 
 
 def _bos_ids(tokenizer) -> list[int]:

@@ -212,7 +212,7 @@ class Backbone:
     def _prefill_seq2seq(self, ids: torch.Tensor, mask: torch.Tensor) -> DecodeState:
         encoder = self.model.get_encoder()
         hidden = encoder(input_ids=ids, attention_mask=mask).last_hidden_state
-        start = self._decoder_start_token_id()
+        start = self.decoder_start_token_id()
         state = DecodeState(
             cache=EncoderDecoderCache(DynamicCache(), DynamicCache()),
             next_logprobs=torch.empty(0),
@@ -223,7 +223,8 @@ class Backbone:
         self._extend_seq2seq(state, start_ids)
         return state
 
-    def _decoder_start_token_id(self) -> int:
+    def decoder_start_token_id(self) -> int:
+        """The token a seq2seq decoder starts from (its generation config first, as generate does)."""
         for source in (self.model.generation_config, self.model.config):
             start = getattr(source, "decoder_start_token_id", None)
             if start is not None:

@@ -17,8 +17,8 @@ from pathlib import Path
 
 from quals.models.backbone import Backbone
 from quals.models.formats import QAFormat, causal_format, seq2seq_format
-from quals.models.packaged import DEFAULT_MODEL
-from quals.models.weights import load_model
+from quals.models.packaged import DEFAULT_MODEL, is_packaged
+from quals.models.weights import adapter_directory, load_model, model_source, read_info
 
 logger = logging.getLogger(__name__)
 
@@ -91,3 +91,23 @@ def wrap_backbone(network, tokenizer, *, model_id: str, fingerprint: str, format
     fmt = qa_format or load_format(format_dirs, family, tokenizer)
     positions = max_positions or _max_positions(network.config, tokenizer)
     return Backbone(network, tokenizer, fmt, model_id=model_id, fingerprint=fingerprint, max_positions=positions)
+
+
+def trained_info(model: str) -> dict | None:
+    """The ``quals_qagen.json`` of a model trained by ``quals train-qagen`` (its ``task``: qagen,
+    qg or qa, and a question generator's prompt), else None."""
+    directory = adapter_directory(model)
+    if directory is None and not is_packaged(model) and Path(model).is_dir():
+        directory = Path(model)
+    return read_info(directory, QAGEN_INFO_FILE)
+
+
+def is_extractive_qa(model: str) -> bool:
+    """Whether ``model`` answers by picking a span (``...ForQuestionAnswering``) rather than by
+    generating (a language model: a QAGen, a trained ``qa`` adapter, any causal or seq2seq LM)."""
+    if is_packaged(model) or adapter_directory(model) is not None or trained_info(model) is not None:
+        return False
+    from transformers import AutoConfig
+
+    config = AutoConfig.from_pretrained(model_source(model))
+    return any(name.endswith("ForQuestionAnswering") for name in (config.architectures or ()))

@@ -11,9 +11,11 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
+from quals.metrics.qags_config import DEFAULT_QG_INSTRUCTION, DEFAULT_QG_TEMPLATE
 from quals.models.packaged import DEFAULT_BASE_MODEL
 
 ADAPTER_DTYPES = ("float32", "float16", "bfloat16")
+TASKS = ("qagen", "qg", "qa")  # layouts in quals.training.qagen.tasks
 
 
 @dataclass
@@ -45,6 +47,18 @@ class QAGenTrainingConfig:
     add_separator_token: bool = field(default=True, metadata={
         "help": "Seq2seq full fine-tuning: add the separator as one new special token when the tokenizer "
                 "splits it (paper: SEP is a single token never seen in text)."})
+
+    # ----- task ----------------------------------------------------------------------------
+    task: str = field(default="qagen", metadata={
+        "help": "What to train: qagen (QUALS: passage -> question SEP answer), qg (QAGS's question "
+                "generator: passage and answer -> question) or qa (QAGS's answerer: passage and question "
+                "-> answer)."})
+    qg_template: str = field(default=DEFAULT_QG_TEMPLATE, metadata={
+        "help": "Task qg: input text with {context} and {answer} (seq2seq models; causal ones when "
+                "--qg-instruction is empty)."})
+    qg_instruction: str = field(default=DEFAULT_QG_INSTRUCTION, metadata={
+        "help": "Task qg, causal models: the request in the chat template, as prompted QAGS asks it "
+                "('' for the plain template)."})
 
     # ----- data ----------------------------------------------------------------------------
     train_files: tuple[str, ...] = field(default=(), metadata={
@@ -126,6 +140,11 @@ class QAGenTrainingConfig:
             raise ValueError(f"num_train_epochs must be > 0, got {self.num_train_epochs}")
         if self.warmup_steps < 0:
             raise ValueError(f"warmup_steps must be >= 0, got {self.warmup_steps}")
+        if self.task not in TASKS:
+            raise ValueError(f"task must be one of {', '.join(TASKS)}; got {self.task!r}")
+        for name in ("{context}", "{answer}"):
+            if name not in self.qg_template:
+                raise ValueError(f"qg_template must contain {name}, got {self.qg_template!r}")
         if not self.lora_target_modules.strip():
             raise ValueError("lora_target_modules must name modules or be all-linear")
 

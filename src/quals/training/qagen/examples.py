@@ -35,12 +35,16 @@ class QAFeature:
         labels: causal: same length as ``input_ids``, -100 on the prompt; seq2seq: the QA tokens.
         window: ``(start, end)`` of the passage tokens kept.
         truncated: whether the passage was cut to fit.
+        decoder_input_ids: seq2seq only, when ``labels`` mask part of the decoder's own input (QA
+            training forces the question but scores only the answer): the decoder input, which
+            the model could not rebuild from ``labels`` (it would shift in padding for -100).
     """
 
     input_ids: tuple[int, ...]
     labels: tuple[int, ...]
     window: tuple[int, int]
     truncated: bool
+    decoder_input_ids: tuple[int, ...] | None = None
 
 
 def context_window(n_tokens: int, span: tuple[int, int] | None, budget: int) -> tuple[int, int]:
@@ -91,19 +95,25 @@ def build_feature(backbone, example: QAExample, max_context_tokens: int) -> QAFe
         max_context_tokens: most passage tokens (also bounded by the model's window).
     """
     qa_ids = backbone.qa_token_ids(example.question, example.answer)
-    budget = min(max_context_tokens, backbone.max_context_tokens(len(qa_ids)))
+    prompt, window, truncated = passage_prompt(backbone, example, max_context_tokens, len(qa_ids))
+    if backbone.family == "seq2seq":
+        return QAFeature(tuple(prompt), tuple(qa_ids), window, truncated)
+    labels = [IGNORE_INDEX] * len(prompt) + qa_ids
+    return QAFeature(tuple(prompt + qa_ids), tuple(labels), window, truncated)
+
+
+def passage_prompt(backbone, example: QAExample, max_context_tokens: int,
+                   continuation_tokens: int) -> tuple[list[int], tuple[int, int], bool]:
+    """``(prompt ids, window, truncated)``: the passage (a window around the answer when it does not
+    fit beside ``continuation_tokens``) wrapped by :meth:`Backbone.prompt_ids`."""
+    budget = min(max_context_tokens, backbone.max_context_tokens(continuation_tokens))
     encoded = backbone.tokenizer(example.context, add_special_tokens=False, return_offsets_mapping=True)
     context_ids = list(encoded["input_ids"])
     span = None
     if example.answer_start is not None:
         span = answer_token_span(encoded["offset_mapping"], example.answer_start, example.answer_end)
     start, end = context_window(len(context_ids), span, budget)
-    prompt = backbone.prompt_ids(context_ids[start:end])
-    truncated = end - start < len(context_ids)
-    if backbone.family == "seq2seq":
-        return QAFeature(tuple(prompt), tuple(qa_ids), (start, end), truncated)
-    labels = [IGNORE_INDEX] * len(prompt) + qa_ids
-    return QAFeature(tuple(prompt + qa_ids), tuple(labels), (start, end), truncated)
+    return backbone.prompt_ids(context_ids[start:end]), (start, end), end - start < len(context_ids)
 
 
 def _passage_key(context: str) -> str:
@@ -161,7 +171,10 @@ class QAFeatureDataset:
 
     def __getitem__(self, index: int) -> dict:
         feature = self.features[index]
-        return {"input_ids": list(feature.input_ids), "labels": list(feature.labels)}
+        row = {"input_ids": list(feature.input_ids), "labels": list(feature.labels)}
+        if feature.decoder_input_ids is not None:
+            row["decoder_input_ids"] = list(feature.decoder_input_ids)
+        return row
 
 
 class QACollator:
@@ -182,7 +195,8 @@ class QACollator:
     labels          -100 -100 7 8        -100 -100 -100 9
     ==============  ===================  ===================
 
-    Seq2seq adds nothing else: the model builds ``decoder_input_ids`` from ``labels``.
+    Seq2seq adds nothing else: the model builds ``decoder_input_ids`` from ``labels``, unless the
+    rows bring their own (QA training), which are then right-padded beside the labels.
     """
 
     def __init__(self, pad_token_id: int, family: str) -> None:
@@ -212,4 +226,12 @@ class QACollator:
             ids[i, :len(row["input_ids"])] = torch.tensor(row["input_ids"])
             mask[i, :len(row["input_ids"])] = 1
             labels[i, :len(row["labels"])] = torch.tensor(row["labels"])
-        return {"input_ids": ids, "attention_mask": mask, "labels": labels}
+        batch = {"input_ids": ids, "attention_mask": mask, "labels": labels}
+        if "decoder_input_ids" in rows[0]:
+            decoder = torch.full((len(rows), label_width), self.pad_token_id, dtype=torch.long)
+            for i, row in enumerate(rows):
+                if len(row["decoder_input_ids"]) != len(row["labels"]):
+                    raise ValueError("decoder_input_ids and labels must have the same length")
+                decoder[i, :len(row["decoder_input_ids"])] = torch.tensor(row["decoder_input_ids"])
+            batch["decoder_input_ids"] = decoder
+        return batch

@@ -42,10 +42,11 @@ from quals.training.qagen.examples import (
     IGNORE_INDEX,
     QACollator,
     QAFeatureDataset,
-    build_feature,
     seeded_subset,
     split_by_passage,
 )
+from quals.metrics.qags_questions import QGPromptRecord
+from quals.training.qagen.tasks import build_task_feature
 
 logger = logging.getLogger(__name__)
 
@@ -156,12 +157,23 @@ def _split(config: QAGenTrainingConfig):
     return seeded_subset(train, config.max_examples, config.seed), heldout, stats
 
 
-def _features(trainable: TrainableModel, examples, max_context_tokens: int):
-    features = [build_feature(trainable.backbone, e, max_context_tokens) for e in examples]
+def _features(trainable: TrainableModel, examples, config: QAGenTrainingConfig):
+    prompt = qg_prompt_record(config).prompt(trainable.backbone) if config.task == "qg" else None
+    built = [build_task_feature(config.task, trainable.backbone, e, config.max_context_tokens, prompt)
+             for e in examples]
+    features = [f for f in built if f is not None]
+    if len(features) < len(built):
+        logger.info("%d of %d examples skipped: a question without '?' teaches QAGS's generator nothing",
+                    len(built) - len(features), len(built))
     truncated = sum(f.truncated for f in features)
     if truncated:
         logger.info("%d of %d passages cut to a window around the answer", truncated, len(features))
     return features, truncated
+
+
+def qg_prompt_record(config: QAGenTrainingConfig) -> QGPromptRecord:
+    """The question-generation prompt of a ``qg`` run."""
+    return QGPromptRecord(config.qg_template, config.qg_instruction or None)
 
 
 def _file_record(path: str) -> dict:
@@ -205,7 +217,11 @@ def _save_result(run: runs.RunDirectory, trainer: Trainer, trainable: TrainableM
 def _run_info(config: QAGenTrainingConfig, trainable: TrainableModel, trainer: Trainer, data: dict, *,
               train_loss: float, eval_loss: float | None, seconds: float, resumed_from: str | None) -> dict:
     """Everything ``quals_qagen.json`` records about a finished run."""
+    task = {"task": config.task}
+    if config.task == "qg":
+        task["qg_prompt"] = qg_prompt_record(config).to_dict()
     return {
+        **task,
         "base_model": config.model,
         "base_fingerprint": trainable.base_fingerprint,
         "family": trainable.family,
@@ -250,8 +266,10 @@ def train_qagen(config: QAGenTrainingConfig, *, use_cpu: bool = False) -> QAGenT
     train_examples, heldout_examples, stats = _split(config)
     set_seed(config.seed)  # LoRA's initialisation draws from the global generator, as the Trainer's own init does
     trainable = load_trainable(config)
-    train_features, truncated = _features(trainable, train_examples, config.max_context_tokens)
-    eval_features, _ = _features(trainable, heldout_examples, config.max_context_tokens)
+    train_features, truncated = _features(trainable, train_examples, config)
+    eval_features, _ = _features(trainable, heldout_examples, config)
+    if not train_features:
+        raise ValueError(f"no training example is usable for task {config.task!r}")
     args = _training_arguments(config, run, trainable.lora, bool(eval_features), use_cpu)
     clock = runs.elapsed_clock(last)
     trainer = QAGenTrainer(
