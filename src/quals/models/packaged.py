@@ -112,6 +112,22 @@ PACKAGED_ADAPTERS: dict[str, PackagedAdapter] = {
         description="LoRA QAGen on Gemma-3-270m (docs/qagen.md; not shipped, trained and installed by "
                     "reproduce/train_qagen_default.sh)",
     ),
+    "smollm2-135m-qags-qg": PackagedAdapter(
+        name="smollm2-135m-qags-qg",
+        base=PACKAGED_PREFIX + "smollm2-135m-instruct",
+        directory="smollm2-135m-qags-qg",
+        licence="Apache-2.0 (base model); adapter trained on SQuAD (CC BY-SA 4.0) and SQuAD-shifts (CC BY 4.0)",
+        description="QAGS's answer-conditional question generator: LoRA on SmolLM2-135M-Instruct (docs/qags.md)",
+        how_to_train="reproduce/train_qags_components.sh qg (docs/qags.md)",
+    ),
+    "smollm2-135m-qags-qa": PackagedAdapter(
+        name="smollm2-135m-qags-qa",
+        base=PACKAGED_PREFIX + "smollm2-135m-instruct",
+        directory="smollm2-135m-qags-qa",
+        licence="Apache-2.0 (base model); adapter trained on SQuAD (CC BY-SA 4.0) and SQuAD-shifts (CC BY 4.0)",
+        description="QAGS's generative answerer: LoRA on SmolLM2-135M-Instruct (docs/qags.md)",
+        how_to_train="reproduce/train_qags_components.sh qa (docs/qags.md)",
+    ),
     "minilm-l6-factcc": PackagedAdapter(
         name="minilm-l6-factcc",
         base=PACKAGED_PREFIX + "minilm-l6",
