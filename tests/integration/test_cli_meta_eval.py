@@ -155,7 +155,7 @@ def test_unknown_metric_and_bad_benchmark_rows_are_clear_errors(bench, tmp_path,
     broken.write_text(json.dumps({"id": "x", "dataset": "d", "origin": "o", "split": "test",
                                   "document": "d", "summary": "s"}) + "\n")
     assert main(["meta-eval", str(broken), "-o", str(tmp_path / "o2"), "--metrics", "overlap"]) == 2
-    assert "broken.jsonl:1: field(s) ['score'] missing" in capsys.readouterr().err
+    assert "broken.jsonl:1: neither 'label' nor 'score'" in capsys.readouterr().err
     assert main(["meta-eval", str(bench), "-o", str(tmp_path / "o3"), "--metrics", "overlap",
                  "--num-groups", "5"]) == 2
     assert "only apply when --metrics includes quals" in capsys.readouterr().err
