@@ -29,7 +29,8 @@ def test_label_only_and_score_only_rows_read_with_the_other_judgment_none(tmp_pa
 
 def test_custom_field_names_read_an_llm_aggrefact_file_without_ids_or_origins(tmp_path):
     path = tmp_path / "llm_aggrefact.jsonl"
-    _write(path, [{"dataset": "AggreFact-CNN", "split": "val", "doc": "The cat sat.", "claim": "A cat sat.", "label": 1},
+    _write(path, [{"dataset": "AggreFact-CNN", "split": "val", "doc": "The cat sat.", "claim": "A cat sat.",
+                   "label": 1},
                   "",  # a blank line is no row, and does not shift the line numbers of the ids
                   {"dataset": "AggreFact-CNN", "split": "test", "doc": "D", "claim": "C", "label": 0,
                    "system": "gpt"}])
@@ -37,7 +38,8 @@ def test_custom_field_names_read_an_llm_aggrefact_file_without_ids_or_origins(tm
     assert (first.id, first.document, first.summary, first.label, first.score) == (
         "llm_aggrefact.jsonl:1", "The cat sat.", "A cat sat.", 1, None)
     assert second.id == "llm_aggrefact.jsonl:3" and first.origin == "" and second.model_name is None
-    assert read_benchmark(path, BenchmarkFields(document="doc", summary="claim", system="system"))[1].model_name == "gpt"
+    with_system = BenchmarkFields(document="doc", summary="claim", system="system")
+    assert read_benchmark(path, with_system)[1].model_name == "gpt"
     with pytest.raises(ValueError, match=r"llm_aggrefact.jsonl:1: field\(s\) \['document', 'summary'\] missing"):
         read_benchmark(path)  # the default names are not there: said, not guessed
 
