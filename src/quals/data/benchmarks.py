@@ -42,7 +42,8 @@ class BenchmarkFields:
     system: str = field(default="model_name", metadata={"help": "Field naming the system that wrote the summary "
                                                                  "(for the partial correlation by system)."})
     split: str = field(default="split", metadata={"help": "Field with the split name (test, valid, val, ...)."})
-    id: str = field(default="id", metadata={"help": "Optional field with a row id (default: file name and line)."})
+    id: str = field(default="id", metadata={"help": "Optional field with a row id; a row without one is named "
+                                                     "FILE:LINE."})
     origin: str = field(default="origin", metadata={"help": "Optional field with the source corpus (e.g. cnndm, "
                                                              "xsum): statistics are also given per origin."})
 
