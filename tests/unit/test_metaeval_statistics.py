@@ -221,3 +221,12 @@ def test_the_reason_for_a_missing_threshold_says_which_case_it_is():
     one_label = agreement("m", "d", rows + valid, {**values, **valid_values}, seed=0, n_resamples=200,
                           threshold_note="valid split skipped")
     assert one_label.note == "no scored valid rows of both labels to choose a threshold on"
+
+
+def test_rows_the_metric_left_null_are_out_of_auc_and_balanced_accuracy_too():
+    rows, values = _labelled("test", [0.9, 0.1, 0.8, 0.2, 0.7, 0.3], [1, 0, 1, 0, 0, 1])
+    values["test4"] = values["test5"] = MetricValue(None, "no kept pair")  # the two misordered rows
+    valid, valid_values = _labelled("valid", [0.2, 0.6], [0, 1])
+    result = agreement("m", "d", rows + valid, {**values, **valid_values}, seed=0, n_resamples=200)
+    assert result.roc_auc == 1.0 and result.balanced_accuracy == 1.0
+    assert (result.n_test, result.n_scored, result.n_labeled, result.null_reasons) == (6, 4, 4, {"no kept pair": 2})
