@@ -328,3 +328,25 @@ def test_the_progress_bar_names_the_scorer_and_the_dataset(bench, tmp_path, caps
     assert main(["meta-eval", str(bench / "small.jsonl"), "-o", str(tmp_path / "o"), "--metrics", "overlap",
                  "--progress", "--bootstrap", "200"]) == 0
     assert "lexical on small" in capsys.readouterr().err
+
+
+def test_the_label_only_example_of_the_docs_gives_the_numbers_it_shows(tmp_path, monkeypatch, capsys):
+    """docs/meta-eval.md pastes the output of its example; the example, run again, must still give it."""
+    import re
+    import shlex
+
+    text = (Path(__file__).parents[2] / "docs" / "meta-eval.md").read_text()
+    section = text[text.index("## A label-only benchmark"):text.index("## Results")]
+    script = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    command = re.search(r"```bash\n(.*?)```", section, re.S).group(1).replace("\\\n", " ")
+    monkeypatch.chdir(tmp_path)
+    exec(compile(script, "docs/meta-eval.md", "exec"), {})  # writes llm_aggrefact_small.jsonl
+    argv = shlex.split(command)
+    assert argv[0] == "quals"
+    assert main([*argv[1:], "--no-progress"]) == 0
+    shown = [line for line in section.splitlines() if line.startswith(("| overlap |", "| rouge1 |", "| rouge2 |"))]
+    written = (tmp_path / "runs" / "llm-aggrefact" / "meta_eval.md").read_text().splitlines()
+    assert len(shown) == 6 and all(line in written for line in shown)
+    err = capsys.readouterr().err
+    announced = [line for line in section.splitlines() if line.startswith("  AggreFact-CNN: test")]
+    assert announced and announced[0] in err
