@@ -5,7 +5,7 @@
 RUN_DIR holds the QUALS score files of the protocol (``scores/qags_cnndm/quals.jsonl``,
 ``scores/qags_xsum/quals.jsonl``, ``scores/frank/quals.valid200.jsonl``) and, where present, the
 baselines' (``lexical*.jsonl``, ``likelihood*.jsonl``). Writes ``sweep.md`` (every setting, best
-first, the decision rule's outcome, the cheap baselines on the same rows), ``sweep.json`` and
+first, the decision rule's outcome, the baselines on the same rows), ``sweep.json`` and
 ``sweep.png``. With ``--confirm SETTING`` it instead reports the held-out FRANK test rows
 (``scores/frank/quals.test400.jsonl``) for that setting, the reference and the baselines.
 """
@@ -185,7 +185,7 @@ def main() -> None:
         lines.append(f"| {mark}{r.setting.name}{mark} | " + " | ".join(f"{v:.3f}" for v in r.by_set.values())
                      + f" | {r.criterion:.3f} | {r.difference:+.3f} [{r.interval[0]:+.2f}, {r.interval[1]:+.2f}] |")
     lines += ["", f"Decision: **{winner.setting.name}**. {why}.", "",
-              "Cheap baselines on the same rows (difference = the chosen setting minus the baseline):", "",
+              "Baselines on the same rows (difference = the chosen setting minus the baseline):", "",
               *_baseline_lines(args.run, sets, winner.setting, args.seed), "",
               "Answers restricted to named entities, noun chunks and numbers (difference = entities minus any):", "",
               *_answer_type_lines(sets, args.bench, list(dict.fromkeys([winner.setting, PAPER_AGGREGATION])),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import logging
 from pathlib import Path
 
 import pytest
@@ -155,7 +156,7 @@ def test_unknown_metric_and_bad_benchmark_rows_are_clear_errors(bench, tmp_path,
     broken.write_text(json.dumps({"id": "x", "dataset": "d", "origin": "o", "split": "test",
                                   "document": "d", "summary": "s"}) + "\n")
     assert main(["meta-eval", str(broken), "-o", str(tmp_path / "o2"), "--metrics", "overlap"]) == 2
-    assert "broken.jsonl:1: field(s) ['score'] missing" in capsys.readouterr().err
+    assert "broken.jsonl:1: neither 'label' nor 'score'" in capsys.readouterr().err
     assert main(["meta-eval", str(bench), "-o", str(tmp_path / "o3"), "--metrics", "overlap",
                  "--num-groups", "5"]) == 2
     assert "only apply when --metrics includes quals" in capsys.readouterr().err
@@ -230,3 +231,122 @@ def test_meta_eval_of_factcc_reads_its_own_classifier(bench, tmp_path, capsys):
     assert main(["meta-eval", str(bench), "-o", str(tmp_path / "o2"), "--metrics", "overlap",
                  "--factcc-model", str(classifier)]) == 2
     assert "--factcc-model" in capsys.readouterr().err
+
+
+def _aggrefact_rows(dataset: str, splits: dict[str, int]) -> list[dict]:
+    """LLM-AggreFact's layout: doc, claim, label, dataset (no id, no origin, no score)."""
+    rows = []
+    for split, n in splits.items():
+        for i in range(n):
+            label = int(i % 3 != 0)
+            document = f"The council in {dataset} approved the budget on day {i}. The vote was close."
+            claim = f"The council approved the budget on day {i}." if label else f"A mob burned {i + 4} cars in Rome."
+            rows.append({"dataset": dataset, "split": split, "doc": document, "claim": claim, "label": label})
+    return rows
+
+
+AGGREFACT_FIELDS = ["--document-field", "doc", "--summary-field", "claim"]
+
+
+@pytest.fixture
+def aggrefact(tmp_path) -> Path:
+    path = tmp_path / "llm_aggrefact.jsonl"
+    rows = (_aggrefact_rows("CNN", {"val": 6, "test": 9, "train": 4})
+            + _aggrefact_rows("MediaS", {"validation": 3, "dev": 3, "test": 6}))
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def test_a_label_only_benchmark_with_other_field_names_and_split_names(aggrefact, tmp_path, capsys, caplog):
+    out = tmp_path / "o"
+    with caplog.at_level(logging.WARNING):
+        assert main(["meta-eval", str(aggrefact), "-o", str(out), "--metrics", "overlap,rouge2", *AGGREFACT_FIELDS,
+                     "--no-progress", "--bootstrap", "200"]) == 0
+    # the unknown split: named, counted and left out
+    assert "CNN: 'train' (4 rows)" in caplog.text and "--test-splits" in caplog.text
+    err = capsys.readouterr().err
+    assert "  CNN: test 9 of 9, val 6 of 6 (as valid), train 0 of 4 (left out" in err  # announced before scoring
+    report = json.loads((out / "meta_eval.json").read_text())
+    cnn = next(a for a in report["agreements"] if a["metric"] == "overlap" and a["group"] == "CNN")
+    assert cnn["n_test"] == 9 and cnn["n_valid_scored"] == 6 and cnn["correlations"] == {}
+    assert cnn["correlation_note"].startswith("label-only") and cnn["roc_auc"] == pytest.approx(1.0)
+    assert cnn["balanced_accuracy"] == pytest.approx(1.0) and cnn["threshold"] is not None
+    media = next(a for a in report["agreements"] if a["metric"] == "overlap" and a["group"] == "MediaS")
+    assert media["n_valid_scored"] == 6  # validation and dev rows together
+    summary = report["benchmark_summary"]["metrics"]["overlap"]
+    assert summary["n_datasets"] == {"balanced_accuracy": 2, "roc_auc": 2} and summary["mean"]["roc_auc"] == 1.0
+    assert {s["split"]: s["role"] for s in report["splits"] if s["dataset"] == "CNN"} == {
+        "test": "test", "val": "valid", "train": None}
+    assert report["config"]["fields"]["document"] == "doc"
+    inputs = [json.loads(line) for line in (out / "inputs" / "CNN.jsonl").read_text().splitlines()]
+    assert len(inputs) == 15 and inputs[0]["id"].startswith("llm_aggrefact.jsonl:")
+    markdown = (out / "meta_eval.md").read_text()
+    assert "## Benchmark summary" in markdown and "| overlap | 1.000 / 1.000 | 1.000 / 1.000 |" in markdown
+    assert "Not computed: correlations for every metric (label-only" in markdown
+    assert "| CNN | train | not used (unknown split name) | 4 | 0 |" in markdown
+    assert (out / "meta_eval.png").is_file()
+
+
+def test_named_splits_are_scored_and_a_row_with_neither_judgment_stops_the_run(aggrefact, tmp_path, capsys,
+                                                                                caplog):
+    out = tmp_path / "o"
+    with caplog.at_level(logging.WARNING):
+        assert main(["meta-eval", str(aggrefact), "-o", str(out), "--metrics", "overlap", *AGGREFACT_FIELDS,
+                     "--test-splits", "train", "--no-progress", "--bootstrap", "200"]) == 0
+    assert "left out" not in caplog.text + capsys.readouterr().err
+    report = json.loads((out / "meta_eval.json").read_text())
+    assert next(a for a in report["agreements"] if a["group"] == "CNN")["n_test"] == 13  # test 9 + train 4
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text(aggrefact.read_text() + json.dumps({"dataset": "CNN", "split": "test", "doc": "D",
+                                                           "claim": "C"}) + "\n")
+    assert main(["meta-eval", str(broken), "-o", str(tmp_path / "o2"), "--metrics", "overlap",
+                 *AGGREFACT_FIELDS]) == 2
+    assert "broken.jsonl:32: neither 'label' nor 'score'" in capsys.readouterr().err
+
+
+def test_a_test_limit_announces_the_other_splits_and_valid_zero_skips_the_threshold(aggrefact, tmp_path, capsys):
+    base = ["meta-eval", str(aggrefact), "--metrics", "overlap", *AGGREFACT_FIELDS, "--no-progress",
+            "--bootstrap", "200"]
+    assert main([*base, "-o", str(tmp_path / "a"), "--limit", "test=4"]) == 0
+    err = capsys.readouterr().err
+    assert "CNN: test 4 of 9 (limit 4), val 6 of 6 (as valid; all: --limit does not name it)" in err
+    assert main([*base, "-o", str(tmp_path / "b"), "--limit", "test=4,val=0"]) == 0
+    assert "val 0 of 6 (as valid; skipped: limit 0)" in capsys.readouterr().err
+    inputs = (tmp_path / "b" / "inputs" / "CNN.jsonl").read_text().splitlines()
+    assert len(inputs) == 4  # test rows only
+    report = json.loads((tmp_path / "b" / "meta_eval.json").read_text())
+    cnn = next(a for a in report["agreements"] if a["group"] == "CNN")
+    assert cnn["balanced_accuracy"] is None and cnn["roc_auc"] is not None and "valid=0" in cnn["note"]
+    assert report["config"]["limits"] == {"test": 4, "valid": 0}
+    assert "balanced accuracy for overlap (valid split skipped (--limit valid=0)" in (
+        tmp_path / "b" / "meta_eval.md").read_text()
+    assert main([*base, "-o", str(tmp_path / "c"), "--limit", "tset=4"]) == 2
+    assert "--limit names split 'tset'" in capsys.readouterr().err
+
+
+def test_the_progress_bar_names_the_scorer_and_the_dataset(bench, tmp_path, capsys):
+    assert main(["meta-eval", str(bench / "small.jsonl"), "-o", str(tmp_path / "o"), "--metrics", "overlap",
+                 "--progress", "--bootstrap", "200"]) == 0
+    assert "lexical on small" in capsys.readouterr().err
+
+
+def test_the_label_only_example_of_the_docs_gives_the_numbers_it_shows(tmp_path, monkeypatch, capsys):
+    """docs/meta-eval.md pastes the output of its example; the example, run again, must still give it."""
+    import re
+    import shlex
+
+    text = (Path(__file__).parents[2] / "docs" / "meta-eval.md").read_text()
+    section = text[text.index("## A label-only benchmark"):text.index("## Results")]
+    script = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    command = re.search(r"```bash\n(.*?)```", section, re.S).group(1).replace("\\\n", " ")
+    monkeypatch.chdir(tmp_path)
+    exec(compile(script, "docs/meta-eval.md", "exec"), {})  # writes llm_aggrefact_small.jsonl
+    argv = shlex.split(command)
+    assert argv[0] == "quals"
+    assert main([*argv[1:], "--no-progress"]) == 0
+    shown = [line for line in section.splitlines() if line.startswith(("| overlap |", "| rouge1 |", "| rouge2 |"))]
+    written = (tmp_path / "runs" / "llm-aggrefact" / "meta_eval.md").read_text().splitlines()
+    assert len(shown) == 6 and all(line in written for line in shown)
+    err = capsys.readouterr().err
+    announced = [line for line in section.splitlines() if line.startswith("  AggreFact-CNN: test")]
+    assert announced and announced[0] in err

@@ -154,3 +154,79 @@ def test_nulls_are_excluded_and_counted_with_reasons():
     assert result.correlations["pearson"].value == pytest.approx(1.0)
     assert result.n_systems == 2 and set(result.partial) == {"pearson", "spearman"}
     assert "threshold" in (result.note or "")
+
+
+def _labelled(split: str, values, labels, scores=None) -> tuple[list[BenchmarkRow], dict[str, MetricValue]]:
+    scores = scores or [None] * len(values)
+    rows = [BenchmarkRow(id=f"{split}{i}", dataset="d", origin="", split=split, document="doc", summary="sum",
+                         model_name=None, label=label, score=score)
+            for i, (label, score) in enumerate(zip(labels, scores, strict=True))]
+    return rows, {r.id: MetricValue(v) for r, v in zip(rows, values, strict=True)}
+
+
+def _reference_balanced_accuracy(valid_x, valid_y, test_x, test_y) -> float:
+    """Independent of statistics.py: every cut point between sorted valid values, the first best."""
+    valid_x, valid_y, test_x, test_y = map(np.asarray, (valid_x, valid_y, test_x, test_y))
+    cuts = np.unique(valid_x)
+    candidates = [cuts[0] - 1, *((cuts[:-1] + cuts[1:]) / 2), cuts[-1] + 1]
+
+    def bacc(x, y, t):
+        return (np.mean(x[y == 1] >= t) + np.mean(x[y == 0] < t)) / 2
+
+    best = max(candidates, key=lambda t: (bacc(valid_x, valid_y, t), -t))
+    return float(bacc(test_x, test_y, best))
+
+
+def test_label_only_rows_give_auc_and_balanced_accuracy_against_scipy_and_no_correlations():
+    rng = np.random.default_rng(5)
+    valid_y, test_y = rng.integers(0, 2, 40), rng.integers(0, 2, 60)
+    valid_x, test_x = valid_y + rng.normal(0, 0.8, 40), np.round(test_y + rng.normal(0, 0.8, 60), 1)  # ties too
+    valid, valid_values = _labelled("valid", valid_x, valid_y)
+    test, test_values = _labelled("test", test_x, test_y)
+    result = agreement("m", "d", valid + test, {**valid_values, **test_values}, seed=0, n_resamples=200)
+    u = stats.mannwhitneyu(test_x[test_y == 1], test_x[test_y == 0]).statistic
+    assert result.roc_auc == pytest.approx(u / ((test_y == 1).sum() * (test_y == 0).sum()))
+    assert result.balanced_accuracy == pytest.approx(_reference_balanced_accuracy(valid_x, valid_y, test_x, test_y))
+    assert result.correlations == {} and result.partial == {} and result.n_systems == 0
+    assert result.correlation_note.startswith("label-only")
+    assert (result.n_scored, result.n_labeled, result.n_correlated, result.n_valid_scored) == (60, 60, 0, 40)
+    assert result.note is None
+
+
+def test_score_only_rows_give_correlations_and_say_why_there_is_no_auc():
+    rows, values = _labelled("test", X, [None] * len(X), Y)
+    result = agreement("m", "d", rows, values, seed=0, n_resamples=200)
+    assert result.correlations["spearman"].value == pytest.approx(stats.spearmanr(X, Y).statistic)
+    assert result.roc_auc is None and result.balanced_accuracy is None and result.note == "no binary labels"
+    assert (result.n_labeled, result.n_correlated, result.correlation_note) == (0, len(X), None)
+
+
+def test_mixed_rows_use_for_each_statistic_the_rows_with_its_judgment():
+    """Rows 0-3 have a score only, rows 4-7 a label only: each statistic sees its four rows."""
+    labels = [None] * 4 + [0, 1, 0, 1]
+    scores = Y[:4] + [None] * 4
+    rows, values = _labelled("test", X, labels, scores)
+    result = agreement("m", "d", rows, values, seed=0, n_resamples=200)
+    assert result.correlations["pearson"].value == pytest.approx(stats.pearsonr(X[:4], Y[:4]).statistic)
+    assert result.roc_auc == pytest.approx(roc_auc(X[4:], labels[4:]))
+    assert (result.n_correlated, result.n_labeled, result.n_scored) == (4, 4, 8)
+
+
+def test_the_reason_for_a_missing_threshold_says_which_case_it_is():
+    rows, values = _labelled("test", [0.1, 0.9, 0.2, 0.8], [0, 1, 0, 1])
+    assert agreement("m", "d", rows, values, seed=0, n_resamples=200).note == "no valid split to choose a threshold on"
+    skipped = agreement("m", "d", rows, values, seed=0, n_resamples=200, threshold_note="valid split skipped")
+    assert skipped.note == "valid split skipped" and skipped.roc_auc == 1.0 and skipped.balanced_accuracy is None
+    valid, valid_values = _labelled("valid", [0.3, 0.4], [1, 1])  # one label only among the valid rows
+    one_label = agreement("m", "d", rows + valid, {**values, **valid_values}, seed=0, n_resamples=200,
+                          threshold_note="valid split skipped")
+    assert one_label.note == "no scored valid rows of both labels to choose a threshold on"
+
+
+def test_rows_the_metric_left_null_are_out_of_auc_and_balanced_accuracy_too():
+    rows, values = _labelled("test", [0.9, 0.1, 0.8, 0.2, 0.7, 0.3], [1, 0, 1, 0, 0, 1])
+    values["test4"] = values["test5"] = MetricValue(None, "no kept pair")  # the two misordered rows
+    valid, valid_values = _labelled("valid", [0.2, 0.6], [0, 1])
+    result = agreement("m", "d", rows + valid, {**values, **valid_values}, seed=0, n_resamples=200)
+    assert result.roc_auc == 1.0 and result.balanced_accuracy == 1.0
+    assert (result.n_test, result.n_scored, result.n_labeled, result.null_reasons) == (6, 4, 4, {"no kept pair": 2})

@@ -133,8 +133,11 @@ class _ChunkScorer:
 
 def score_file(scorer: Scorer, input_path: str | Path, output: str | Path, *, fields: FieldMap = FieldMap(),
                input_format: str | None = None, config: RunConfig = RunConfig(),
-               show_progress: bool = False) -> CorpusSummary:
+               show_progress: bool = False, desc: str = "scoring") -> CorpusSummary:
     """Score every row of ``input_path`` into ``output`` (JSONL), resuming an earlier run.
+
+    ``desc`` labels the progress bar (e.g. which scorer on which dataset); it is not part of the
+    run's settings, so it never stops a resume.
 
     Raises:
         FileExistsError: ``output`` exists from a run with other settings (and not ``overwrite``).
@@ -145,7 +148,7 @@ def score_file(scorer: Scorer, input_path: str | Path, output: str | Path, *, fi
             "input_sha256": file_sha256(input_path), "fields": asdict(fields)}
     return score_rows(scorer, read_rows(input_path, fields, input_format), output, info=info, config=config,
                       show_progress=show_progress,
-                      count=(lambda: count_rows(input_path, input_format)) if show_progress else None)
+                      count=(lambda: count_rows(input_path, input_format)) if show_progress else None, desc=desc)
 
 
 def file_sha256(path: str | Path) -> str:
@@ -172,7 +175,7 @@ def refuse_same_file(input_path: str | Path, output: str | Path) -> None:
 
 def score_rows(scorer: Scorer, rows: Iterable[Row], output: str | Path, *, info: dict,
                config: RunConfig = RunConfig(), show_progress: bool = False,
-               count: Callable[[], int] | None = None) -> CorpusSummary:
+               count: Callable[[], int] | None = None, desc: str = "scoring") -> CorpusSummary:
     """:func:`score_file` over rows from anywhere (e.g. built in memory from another stage's output).
 
     ``info`` names the input (it goes into the run sidecar next to the scorer's ``run_info`` and
@@ -181,7 +184,7 @@ def score_rows(scorer: Scorer, rows: Iterable[Row], output: str | Path, *, info:
     info = {**info, "chunk_size": config.chunk_size, "details": config.details,
             "max_document_tokens": config.max_document_tokens}
     map_rows(_ChunkScorer(scorer, config), rows, output, info=info, chunk_size=config.chunk_size,
-             overwrite=config.overwrite, show_progress=show_progress, count=count, desc="scoring")
+             overwrite=config.overwrite, show_progress=show_progress, count=count, desc=desc)
     return summarize(Path(output))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -16,7 +17,8 @@ from quals.cli.common import (
     quals_settings,
 )
 
-HELP = "Measure how well QUALS, QAGS, FactCC and cheap baselines agree with human factuality judgments."
+HELP = ("Measure how well QUALS, QAGS, FactCC and lexical and likelihood baselines agree with human factuality "
+        "judgments.")
 DEFAULT_BENCH = Path("../shared/data/bench")
 
 
@@ -31,7 +33,9 @@ def register(parser: argparse.ArgumentParser) -> None:
                              "(default: all but qags and factcc).")
     parser.add_argument("--limit", default=None,
                         help="Rows per split of each dataset, seeded: N for every split, or e.g. "
-                             "test=400,valid=200 (default: all rows).")
+                             "test=400,valid=200 (a split not named keeps all its rows; valid=0 skips the "
+                             "validation split, and with it the threshold and balanced accuracy). The rows per "
+                             "split are printed before scoring (default: all rows).")
     parser.add_argument("--scorer-limit", default=None,
                         help="Smaller nested subsets for costly scorers: qags=100 (the first 100 seeded rows "
                              "of each split) or qags.test=100 (of the test split only).")
@@ -47,11 +51,31 @@ def register(parser: argparse.ArgumentParser) -> None:
                              "log-probs: the numbers a new run with those settings would give, without one.")
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True,
                         help="Progress bars on stderr (default: on).")
+    _add_benchmark_flags(parser)
     add_model_flags(parser, seed="the seeded row subsets of --limit/--scorer-limit, the bootstrap and QAGS's "
                                  "answer-candidate sample (QUALS is deterministic)")
     add_quals_flags(parser)
     add_qags_flags(parser)
     add_factcc_flags(parser, model_flag=True)
+
+
+def _add_benchmark_flags(parser: argparse.ArgumentParser) -> None:
+    """Field names (as in ``quals score``) and split names of the benchmark files."""
+    from quals.data.benchmarks import BenchmarkFields
+
+    group = parser.add_argument_group(
+        "benchmark fields and splits",
+        "Read files whose fields have other names, e.g. LLM-AggreFact's: --document-field doc --summary-field claim. "
+        "A row needs a label or a score (or both).")
+    for f in dataclasses.fields(BenchmarkFields):
+        group.add_argument(f"--{f.name}-field", default=f.default, metavar="NAME",
+                           help=f"{f.metadata['help'].rstrip('.')} (default: {f.default}).")
+    group.add_argument("--valid-splits", default="", metavar="NAMES",
+                       help="Comma-separated split names to use as validation splits (thresholds), besides valid, "
+                            "val, validation and dev.")
+    group.add_argument("--test-splits", default="", metavar="NAMES",
+                       help="Comma-separated split names to use as test splits besides test. A split no name "
+                            "covers (e.g. train) is left out, with a warning naming it.")
 
 
 def parse_limits(text: str | None, *, allow_bare: bool) -> dict[str, int] | None:
@@ -69,29 +93,48 @@ def parse_limits(text: str | None, *, allow_bare: bool) -> dict[str, int] | None
         raise ValueError(f"cannot read limit {text!r}: use N or name=N[,name=N]") from None
 
 
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(name.strip() for name in text.split(",") if name.strip())
+
+
 def run(args: argparse.Namespace) -> int:
     from quals.batch import RunConfig
-    from quals.data.benchmarks import benchmark_files, read_benchmark
-    from quals.evaluation.metaeval import MetaEvalConfig, run_meta_eval, write_outputs
+    from quals.data.benchmarks import benchmark_files
+    from quals.evaluation.metaeval import run_meta_eval, select_meta_eval_rows, write_outputs
+    from quals.evaluation.selection import describe_selection
 
     paths = args.benchmarks or ([DEFAULT_BENCH] if DEFAULT_BENCH.is_dir() else [])
     if not paths:
         raise FileNotFoundError(f"no benchmark given and {DEFAULT_BENCH} does not exist")
     files = benchmark_files(paths)
-    limits = parse_limits(args.limit, allow_bare=True)
-    if limits and "*" in limits:
-        splits = {row.split for f in files for row in read_benchmark(f)}
-        limits = dict.fromkeys(sorted(splits), limits["*"])
-    config = MetaEvalConfig(metrics=tuple(m.strip() for m in args.metrics.split(",") if m.strip()),
-                            limits=limits, scorer_limits=parse_limits(args.scorer_limit, allow_bare=False) or {},
-                            seed=args.seed, n_resamples=args.bootstrap)
+    config = _config(args)
     run_config = RunConfig(chunk_size=args.chunk_size, details=True, max_document_tokens=args.max_document_tokens)
     reaggregate = _reaggregation(args)
-    result = run_meta_eval(files, args.output, config, _scorer_factory(args, config), run_config=run_config,
-                           show_progress=args.progress, report_only=args.report_only, reaggregate=reaggregate)
+    make_scorer = _scorer_factory(args, config)
+    selection = select_meta_eval_rows(files, config)  # read once, announced before anything is scored
+    print("\n".join(describe_selection(selection, config.limits, scoring=not args.report_only)), file=sys.stderr)
+    result = run_meta_eval(files, args.output, config, make_scorer, run_config=run_config,
+                           show_progress=args.progress, report_only=args.report_only, reaggregate=reaggregate,
+                           selection=selection)
     paths = write_outputs(result, args.output)
     print(f"meta-evaluation of {', '.join(config.metrics)} -> {paths['markdown']}", file=sys.stderr)
     return 0
+
+
+def _config(args: argparse.Namespace):
+    """The :class:`MetaEvalConfig` of the flags; limits name split roles (``val=0`` is ``valid=0``)."""
+    from quals.data.benchmarks import BenchmarkFields
+    from quals.evaluation.metaeval import MetaEvalConfig
+    from quals.evaluation.selection import canonical_limits, canonical_scorer_limits
+
+    valid_splits, test_splits = _names(args.valid_splits), _names(args.test_splits)
+    fields = BenchmarkFields(**{f.name: getattr(args, f"{f.name}_field") for f in dataclasses.fields(BenchmarkFields)})
+    limits = canonical_limits(parse_limits(args.limit, allow_bare=True), valid_splits, test_splits)
+    scorer_limits = parse_limits(args.scorer_limit, allow_bare=False) or {}
+    return MetaEvalConfig(metrics=tuple(m.strip() for m in args.metrics.split(",") if m.strip()), limits=limits,
+                          scorer_limits=canonical_scorer_limits(scorer_limits, valid_splits, test_splits),
+                          seed=args.seed, n_resamples=args.bootstrap, fields=fields, valid_splits=valid_splits,
+                          test_splits=test_splits)
 
 
 REAGGREGATION_SETTINGS = ("token_set", "pair_reduction", "pair_aggregation", "lowest_k", "max_pairs")

@@ -2,15 +2,22 @@
 
 Schema, one JSON object a line (``.jsonl`` or ``.jsonl.gz``): ``id, dataset, origin, split,
 document, summary, model_name, label, score`` (``extra`` is ignored). ``score`` is the continuous
-human judgment, higher = more consistent; ``label`` is 1 for a fully consistent summary.
+human judgment, higher = more consistent; ``label`` is 1 for a fully consistent summary. A row
+needs at least one of the two: most public benchmarks (SummaC, AggreFact, LLM-AggreFact, ...) give
+only a binary label. Other field names are mapped with :class:`BenchmarkFields`; ``id`` and
+``origin`` may be absent (the id becomes ``<file name>:<line>``).
+
+Split names: ``valid``, ``val``, ``validation`` and ``dev`` are the validation split (thresholds
+are chosen there), ``test`` the test split (see :func:`split_role`).
 """
 
 from __future__ import annotations
 
 import gzip
 import json
+import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +25,27 @@ import numpy as np
 from quals.data.readers import strict_json_lines
 from quals.files import atomic_write_text
 
-REQUIRED = ("id", "dataset", "origin", "split", "document", "summary", "score")
+TEST, VALID = "test", "valid"
+SPLIT_ALIASES = {"valid": VALID, "val": VALID, "validation": VALID, "dev": VALID, "test": TEST}
+
+
+@dataclass(frozen=True)
+class BenchmarkFields:
+    """Which fields of a benchmark row hold what (the defaults are the shared schema's names)."""
+
+    document: str = field(default="document", metadata={"help": "Field with the source document."})
+    summary: str = field(default="summary", metadata={"help": "Field with the summary (or claim) to check."})
+    label: str = field(default="label", metadata={"help": "Field with the binary human label (1 = consistent)."})
+    score: str = field(default="score", metadata={"help": "Field with the continuous human score (higher = more "
+                                                           "consistent)."})
+    dataset: str = field(default="dataset", metadata={"help": "Field naming the dataset a row belongs to."})
+    system: str = field(default="model_name", metadata={"help": "Field naming the system that wrote the summary "
+                                                                 "(for the partial correlation by system)."})
+    split: str = field(default="split", metadata={"help": "Field with the split name (test, valid, val, ...)."})
+    id: str = field(default="id", metadata={"help": "Optional field with a row id; a row without one is named "
+                                                     "FILE:LINE."})
+    origin: str = field(default="origin", metadata={"help": "Optional field with the source corpus (e.g. cnndm, "
+                                                             "xsum): statistics are also given per origin."})
 
 
 @dataclass(frozen=True)
@@ -31,7 +58,24 @@ class BenchmarkRow:
     summary: str
     model_name: str | None
     label: int | None
-    score: float
+    score: float | None
+
+
+def split_role(name: str, valid_splits: Sequence[str] = (), test_splits: Sequence[str] = ()) -> str | None:
+    """``"valid"``, ``"test"`` or None (not used) for a split called ``name``.
+
+    Names the user gives (``valid_splits``, ``test_splits``, matched exactly) come first, then the
+    usual spellings of :data:`SPLIT_ALIASES` (any case). Anything else, e.g. ``train``, is no
+    split of the evaluation: guessing a role for it could put training rows into the test set.
+
+    >>> split_role("val"), split_role("Test"), split_role("train"), split_role("train", test_splits=["train"])
+    ('valid', 'test', None, 'test')
+    """
+    if name in valid_splits:
+        return VALID
+    if name in test_splits:
+        return TEST
+    return SPLIT_ALIASES.get(name.lower())
 
 
 def benchmark_files(paths: Iterable[str | Path]) -> list[Path]:
@@ -50,29 +94,53 @@ def benchmark_files(paths: Iterable[str | Path]) -> list[Path]:
     return files
 
 
-def read_benchmark(path: str | Path) -> list[BenchmarkRow]:
-    """All rows of one benchmark file.
+def read_benchmark(path: str | Path, fields: BenchmarkFields = BenchmarkFields()) -> list[BenchmarkRow]:
+    """All rows of one benchmark file, read with ``fields``.
 
     Raises:
-        ValueError: a row is malformed or misses a field (the message names file and line):
-            a benchmark with holes would silently change the correlations.
+        ValueError: a row is malformed, misses a field, has neither a label nor a score, or a
+            label other than 0/1 or a score that is not a finite number (the message names file
+            and line): a benchmark with holes would silently change the numbers.
     """
     path = Path(path)
     opener = gzip.open if path.name.endswith(".gz") else open
+    required = (fields.dataset, fields.split, fields.document, fields.summary)
     rows = []
     with opener(path, "rt", encoding="utf-8") as handle:
-        for _, record in strict_json_lines(handle, str(path), REQUIRED):
-            label = record.get("label")
+        for line, record in strict_json_lines(handle, str(path), required):
+            where = f"{path}:{line}"
+            label, score = _label(record.get(fields.label), fields.label, where), record.get(fields.score)
+            if label is None and score is None:
+                present = ", ".join(sorted(map(str, record)))
+                raise ValueError(f"{where}: neither {fields.label!r} nor {fields.score!r}: a row needs a binary "
+                                 f"label or a human score (or both); fields present: {present}")
+            row_id, origin = record.get(fields.id), record.get(fields.origin)
             rows.append(BenchmarkRow(
-                id=str(record["id"]), dataset=str(record["dataset"]), origin=str(record["origin"]),
-                split=str(record["split"]), document=record["document"], summary=record["summary"],
-                model_name=record.get("model_name"), label=None if label is None else int(label),
-                score=float(record["score"]),
+                id=f"{path.name}:{line}" if row_id is None else str(row_id), dataset=str(record[fields.dataset]),
+                origin="" if origin is None else str(origin), split=str(record[fields.split]),
+                document=record[fields.document], summary=record[fields.summary],
+                model_name=record.get(fields.system), label=label,
+                score=None if score is None else _score(score, fields.score, where),
             ))
     ids = [r.id for r in rows]
     if len(set(ids)) != len(ids):
         raise ValueError(f"{path}: row ids are not unique")
     return rows
+
+
+def _label(value, name: str, where: str) -> int | None:
+    # bool is an int; 1.0 from a float column is fine; 2, 0.5 or "yes" are not labels.
+    if value is None:
+        return None
+    if isinstance(value, (int, float)) and value in (0, 1):
+        return int(value)
+    raise ValueError(f"{where}: {name!r} must be 0 or 1 (1 = consistent), got {value!r}")
+
+
+def _score(value, name: str, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"{where}: {name!r} must be a finite number, got {value!r}")
+    return float(value)
 
 
 def select_rows(rows: Sequence[BenchmarkRow], limits: dict[str, int] | None, seed: int) -> list[BenchmarkRow]:

@@ -20,9 +20,18 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from quals.batch.runner import RunConfig, score_file
-from quals.data.benchmarks import BenchmarkRow, read_benchmark, select_rows, write_rows
+from quals.data.benchmarks import TEST, VALID, BenchmarkFields, BenchmarkRow, write_rows
 from quals.data.readers import FieldMap
 from quals.evaluation.agreement import Agreement, MetricValue, agreement, common_rows
+from quals.evaluation.benchmark_summary import BenchmarkSummary, benchmark_summary
+from quals.evaluation.selection import (
+    ROLES,
+    BenchmarkSelection,
+    SplitCount,
+    scorer_subset,
+    select_benchmarks,
+    subset_suffix,
+)
 from quals.files import atomic_write_json, atomic_write_text
 
 logger = logging.getLogger(__name__)
@@ -42,7 +51,8 @@ class MetaEvalConfig:
 
     metrics: tuple[str, ...] = field(default=DEFAULT_METRICS, metadata={"help": "Metrics to evaluate."})
     limits: dict[str, int] | None = field(
-        default=None, metadata={"help": "Rows per split (e.g. {'test': 400, 'valid': 200}); None = all."})
+        default=None, metadata={"help": "Rows per split (e.g. {'test': 400, 'valid': 200}); a split not named keeps "
+                                        "all its rows, 0 skips it (valid: 0 = no threshold); None = all."})
     scorer_limits: dict[str, int] = field(
         default_factory=dict,
         metadata={"help": "Smaller subsets for costly scorers, nested in the main selection so they compare "
@@ -50,20 +60,34 @@ class MetaEvalConfig:
                           "{'qags.test': 100} of the test split only (no valid rows, so no threshold)."})
     seed: int = field(default=0, metadata={"help": "Seeds the row selection and the bootstrap."})
     n_resamples: int = field(default=1000, metadata={"help": "Bootstrap resamples for the 95% intervals."})
+    fields: BenchmarkFields = field(default=BenchmarkFields(),
+                                    metadata={"help": "Field names of the benchmark files."})
+    valid_splits: tuple[str, ...] = field(
+        default=(), metadata={"help": "Split names that are validation splits besides valid, val, validation, dev."})
+    test_splits: tuple[str, ...] = field(
+        default=(), metadata={"help": "Split names that are test splits besides test (other names are left out)."})
 
     def __post_init__(self) -> None:
         unknown = [m for m in self.metrics if m not in METRIC_SCORERS]
         if unknown or not self.metrics:
             raise ValueError(f"unknown metrics {unknown}; choose from {sorted(METRIC_SCORERS)}")
-        for name, limit in {**(self.limits or {}), **self.scorer_limits}.items():
-            if limit < 1:
-                raise ValueError(f"limit for {name!r} must be >= 1, got {limit}")
+        for name, limit in (self.limits or {}).items():
+            if name not in ROLES or limit < 0:
+                raise ValueError(f"limits are rows per split, test or valid, >= 0 (0 skips the split); got "
+                                 f"{name!r}: {limit}")
+        for name, limit in self.scorer_limits.items():
+            if limit < 1 or name.split(".", 1)[1:] not in ([], [TEST], [VALID]):
+                raise ValueError(f"--scorer-limit {name}={limit}: use SCORER=N or SCORER.test=N / SCORER.valid=N, "
+                                 "N >= 1")
         scorers = {METRIC_SCORERS[m] for m in self.metrics}
         bad = [name for name in self.scorer_limits if name.split(".", 1)[0] not in scorers]
         if bad:
             raise ValueError(f"--scorer-limit names {bad}, but the scorers in use are {sorted(scorers)}")
         if self.n_resamples < 100:
             raise ValueError(f"n_resamples must be >= 100, got {self.n_resamples}")
+        both = sorted(set(self.valid_splits) & set(self.test_splits))
+        if both:
+            raise ValueError(f"split(s) {both} named as both test and validation splits")
 
     @property
     def scorers(self) -> list[str]:
@@ -113,12 +137,14 @@ class Reaggregation:
 
 @dataclass(frozen=True)
 class ScatterPoints:
-    """The test rows of one dataset with a value of one metric: that value and the human score."""
+    """The test rows of one dataset with a value of one metric: that value and the human score
+    (``human`` says which judgment: ``"label"`` for a label-only dataset)."""
 
     dataset: str
     metric: str
     metric_scores: tuple[float, ...]
     human_scores: tuple[float, ...]
+    human: str = "score"
 
 
 @dataclass(frozen=True)
@@ -140,7 +166,9 @@ class MetaEvalResult:
     """All numbers of a meta-evaluation.
 
     ``meta_eval.json`` is :meth:`to_dict`; :meth:`from_dict` reads it back (without ``points``,
-    which only the plot uses and the file does not hold).
+    which only the plot uses and the file does not hold). Files written before a field existed
+    read back with its default (no ``splits``; the config's field names and split names as they
+    were then); the benchmark summary is derived from the agreements, so it is never read.
     """
 
     agreements: tuple[Agreement, ...]
@@ -150,9 +178,15 @@ class MetaEvalResult:
     files: tuple[str, ...]
     points: tuple[ScatterPoints, ...] = ()
     incomplete: tuple[IncompleteScores, ...] = ()
+    splits: tuple[SplitCount, ...] = ()
 
     def run(self, scorer: str) -> ScorerRun | None:
         return next((r for r in self.runs if r.scorer == scorer), None)
+
+    @property
+    def summary(self) -> BenchmarkSummary:
+        """Balanced accuracy and ROC-AUC per dataset and their means (SummaC's protocol)."""
+        return benchmark_summary(self.agreements)
 
     def to_dict(self) -> dict:
         return {"config": {**asdict(self.config), "files": list(self.files)},
@@ -160,7 +194,9 @@ class MetaEvalResult:
                 "agreements": [a.to_dict() for a in self.agreements],
                 "common_rows": [a.to_dict() for a in self.common],
                 "incomplete": {i.name: {"scored_rows": i.scored_rows, "selected_rows": i.selected_rows}
-                               for i in self.incomplete}}
+                               for i in self.incomplete},
+                "splits": [s.to_dict() for s in self.splits],
+                "benchmark_summary": self.summary.to_dict()}
 
     @classmethod
     def from_dict(cls, data: dict) -> MetaEvalResult:
@@ -171,7 +207,10 @@ class MetaEvalResult:
         """
         config_data = dict(data["config"])
         files = tuple(config_data.pop("files", ()))
-        config = MetaEvalConfig(**{**config_data, "metrics": tuple(config_data["metrics"])})
+        config = MetaEvalConfig(**{**config_data, "metrics": tuple(config_data["metrics"]),
+                                   "fields": BenchmarkFields(**config_data.get("fields", {})),
+                                   "valid_splits": tuple(config_data.get("valid_splits", ())),
+                                   "test_splits": tuple(config_data.get("test_splits", ()))})
         agreements = tuple(Agreement.from_dict(a) for a in data["agreements"])
         scorer_order = {name: k for k, name in enumerate(config.scorers)}
         group_order = {name: k for k, name in enumerate(dict.fromkeys(a.group for a in agreements))}
@@ -184,22 +223,26 @@ class MetaEvalResult:
         incomplete.sort(key=lambda i: (group_order.get(i.dataset, len(group_order)),
                                        scorer_order.get(i.scorer, len(scorer_order))))
         return cls(agreements=agreements, common=tuple(Agreement.from_dict(a) for a in data["common_rows"]),
-                   runs=tuple(runs), config=config, files=files, incomplete=tuple(incomplete))
+                   runs=tuple(runs), config=config, files=files, incomplete=tuple(incomplete),
+                   splits=tuple(SplitCount(**s) for s in data.get("splits", ())))
 
 
 def run_meta_eval(files: Sequence[str | Path], output_dir: str | Path, config: MetaEvalConfig,
                   make_scorer: Callable[[str], object], *, run_config: RunConfig = RunConfig(),
                   show_progress: bool = False, report_only: bool = False,
-                  reaggregate: dict | None = None) -> MetaEvalResult:
+                  reaggregate: dict | None = None, selection: BenchmarkSelection | None = None) -> MetaEvalResult:
     """Score every selected benchmark row with every scorer (resuming), then measure agreement.
 
     ``make_scorer(name)`` builds the scorer called ``name`` (see :data:`METRIC_SCORERS`); it is
     called once per scorer. With ``report_only`` nothing is scored or loaded: the statistics come
     from the score files as they stand (a long run may still be writing them), rows without a
-    record are left out, and ``incomplete`` says how many each file holds.
+    record are left out, and ``incomplete`` says how many each file holds. ``selection`` is
+    :func:`select_meta_eval_rows` of ``files`` and ``config`` when the caller has it already (e.g. to
+    announce the rows before scoring them).
     """
     output_dir = Path(output_dir)
-    datasets = _load(files, config)
+    selection = selection or select_meta_eval_rows(files, config)
+    datasets = selection.datasets
     scorers: dict[str, object] = {}
     runs: dict[str, ScorerRun] = {}
     agreements: list[Agreement] = []
@@ -210,8 +253,8 @@ def run_meta_eval(files: Sequence[str | Path], output_dir: str | Path, config: M
         metric_values: dict[str, dict[str, MetricValue]] = {}
         for scorer_name in config.scorers:
             limits = _scorer_limits(config, scorer_name)
-            subset = _subset(rows, limits)
-            suffix = _suffix(limits)
+            subset = scorer_subset(rows, limits)
+            suffix = subset_suffix(limits)
             scores_path = output_dir / "scores" / dataset / f"{scorer_name}{suffix}.jsonl"
             if report_only:
                 run_info = _recorded_run(scores_path)
@@ -238,19 +281,34 @@ def run_meta_eval(files: Sequence[str | Path], output_dir: str | Path, config: M
             write_rows(subset, inputs)
             logger.info("%s: %s on %d rows -> %s", dataset, scorer_name, len(subset), scores_path)
             score_file(scorers[scorer_name], inputs, scores_path, fields=FieldMap(), config=run_config,
-                       show_progress=show_progress)
+                       show_progress=show_progress, desc=f"{scorer_name} on {dataset}")
             for metric in config.metrics:
                 if METRIC_SCORERS[metric] == scorer_name:
                     metric_values[metric] = read_values(scores_path, metric)
+        threshold_note = _threshold_note(config, dataset, selection)
         for group, members in _groups(dataset, rows).items():
             for metric in config.metrics:
-                agreements.append(agreement(metric, group, members, metric_values[metric],
-                                            seed=config.seed, n_resamples=config.n_resamples))
-            common.extend(_common(group, members, metric_values, config))
+                agreements.append(agreement(metric, group, members, metric_values[metric], seed=config.seed,
+                                            n_resamples=config.n_resamples, threshold_note=threshold_note))
+            common.extend(_common(group, members, metric_values, config, threshold_note))
         points.extend(_points(dataset, m, rows, metric_values[m]) for m in config.metrics)
     return MetaEvalResult(agreements=tuple(agreements), common=tuple(common), runs=tuple(runs.values()),
                           config=config, files=tuple(str(Path(f).resolve()) for f in files), points=tuple(points),
-                          incomplete=tuple(incomplete))
+                          incomplete=tuple(incomplete), splits=selection.splits)
+
+
+def select_meta_eval_rows(files: Sequence[str | Path], config: MetaEvalConfig) -> BenchmarkSelection:
+    """The rows ``config`` selects from ``files`` (see :mod:`quals.evaluation.selection`)."""
+    return select_benchmarks(files, fields=config.fields, valid_splits=config.valid_splits,
+                             test_splits=config.test_splits, limits=config.limits, seed=config.seed)
+
+
+def _threshold_note(config: MetaEvalConfig, dataset: str, selection: BenchmarkSelection) -> str | None:
+    """Why a dataset with a validation split gets no threshold: ``--limit valid=0`` skipped it."""
+    had_valid = any(s.dataset == dataset and s.role == VALID and s.rows for s in selection.splits)
+    if had_valid and (config.limits or {}).get(VALID) == 0:
+        return "valid split skipped (--limit valid=0): no threshold, so no balanced accuracy"
+    return None
 
 
 def _recorded_run(scores_path: Path) -> dict | None:
@@ -325,14 +383,6 @@ def write_outputs(result: MetaEvalResult, output_dir: str | Path) -> dict[str, P
     return paths
 
 
-def _load(files, config: MetaEvalConfig) -> dict[str, list[BenchmarkRow]]:
-    datasets: dict[str, list[BenchmarkRow]] = {}
-    for path in files:
-        for row in read_benchmark(path):
-            datasets.setdefault(row.dataset, []).append(row)
-    return {name: select_rows(rows, config.limits, config.seed) for name, rows in datasets.items()}
-
-
 def _scorer_limits(config: MetaEvalConfig, scorer_name: str) -> dict[str, int] | None:
     """Split -> rows for one scorer (``"*"``: every split), or None for the whole selection."""
     if scorer_name in config.scorer_limits:
@@ -342,37 +392,15 @@ def _scorer_limits(config: MetaEvalConfig, scorer_name: str) -> dict[str, int] |
     return limits or None
 
 
-def _suffix(limits: dict[str, int] | None) -> str:
-    """File-name suffix naming the subset, so runs of different subsets never share a score file."""
-    if limits is None:
-        return ""
-    if "*" in limits:
-        return f".first{limits['*']}"
-    return "".join(f".{split}{n}" for split, n in sorted(limits.items()))
-
-
-def _subset(rows: list[BenchmarkRow], limits: dict[str, int] | None) -> list[BenchmarkRow]:
-    if limits is None:
-        return rows
-    taken: dict[str, int] = {}
-    subset = []
-    for row in rows:  # rows are in the seeded order per split: the first `limit` of each split
-        limit = limits.get("*", limits.get(row.split, 0))
-        if taken.get(row.split, 0) < limit:
-            subset.append(row)
-            taken[row.split] = taken.get(row.split, 0) + 1
-    return subset
-
-
 def _groups(dataset: str, rows: list[BenchmarkRow]) -> dict[str, list[BenchmarkRow]]:
     groups = {dataset: rows}
     origins = sorted({r.origin for r in rows})
     if len(origins) > 1:
-        groups.update({f"{dataset}/{o}": [r for r in rows if r.origin == o] for o in origins})
+        groups.update({f"{dataset}/{o or 'no origin'}": [r for r in rows if r.origin == o] for o in origins})
     return groups
 
 
-def _common(group, members, metric_values, config) -> list[Agreement]:
+def _common(group, members, metric_values, config, threshold_note=None) -> list[Agreement]:
     """Agreement of every metric on the rows all metrics scored (only if that differs from all rows)."""
     member_ids = {r.id for r in members}
     scored = [{i for i, v in values.items() if v.value is not None} & member_ids for values in metric_values.values()]
@@ -380,10 +408,14 @@ def _common(group, members, metric_values, config) -> list[Agreement]:
     if len(scored) < 2 or all(s == ids for s in scored):
         return []
     rows = [r for r in members if r.id in ids]
-    return [agreement(m, group, rows, {i: v for i, v in metric_values[m].items() if i in ids},
-                      seed=config.seed, n_resamples=config.n_resamples) for m in config.metrics]
+    return [agreement(m, group, rows, {i: v for i, v in metric_values[m].items() if i in ids}, seed=config.seed,
+                      n_resamples=config.n_resamples, threshold_note=threshold_note) for m in config.metrics]
 
 
 def _points(dataset: str, metric: str, rows, values: dict[str, MetricValue]) -> ScatterPoints:
-    test = [r for r in rows if r.split == "test" and r.id in values and values[r.id].value is not None]
-    return ScatterPoints(dataset, metric, tuple(values[r.id].value for r in test), tuple(r.score for r in test))
+    """Test rows against their human score, or against the label where no row has a score."""
+    test = [r for r in rows if r.split == TEST and r.id in values and values[r.id].value is not None]
+    human = "score" if any(r.score is not None for r in test) or not test else "label"
+    test = [r for r in test if getattr(r, human) is not None]
+    return ScatterPoints(dataset, metric, tuple(values[r.id].value for r in test),
+                         tuple(float(getattr(r, human)) for r in test), human)

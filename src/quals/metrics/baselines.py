@@ -1,4 +1,4 @@
-"""Cheap reference metrics, so every meta-evaluation number has something to beat on the same rows.
+"""Reference metrics, so every meta-evaluation number has something to beat on the same rows.
 
 - :class:`LexicalBaselines`: share of summary tokens found in the document, and ROUGE-1/2/L
   precision of the summary against the document (``rouge-score``). Precision, because the question
@@ -7,6 +7,10 @@
   document (BARTScore's source-to-summary direction, Yuan et al. 2021) and that minus its mean
   token log-prob given an empty text (a pointwise mutual information: how much the document, rather
   than fluency, explains the summary).
+
+Only the lexical ones are cheap (no model, milliseconds a row). The likelihood ones run the
+backbone over the whole document for every summary: 7 to 14 s per row on the project's 2-core
+CPU in meta-eval's chunks of 8, the same order as QUALS (docs/meta-eval.md).
 
 Both follow the batch runner's scorer protocol (``score``, ``run_info``, ``count_tokens``).
 """
