@@ -103,8 +103,10 @@ def test_token_sets_and_reductions_by_hand(qagens, monkeypatch, kind, token_set,
     for doc, summ, roles, _ in _hand_pairs(scorer):
         diffs = [d - s for d, s, r in zip(doc, summ, roles, strict=True) if r in WANTED[token_set]]
         expected.append(sum(diffs) / len(diffs) if reduction == "mean" else sum(diffs))
-    assert [p.value for p in example.pairs] == pytest.approx(expected, abs=1e-5)
-    assert example.score == pytest.approx(sum(expected) / len(expected), abs=1e-5)
+    # fp32 log-probs differ by ~1e-6 per token between the batched and the one-by-one path (more
+    # with one thread's summation order), so a sum over a pair's tokens gets a relative tolerance
+    assert [p.value for p in example.pairs] == pytest.approx(expected, abs=1e-5, rel=1e-4)
+    assert example.score == pytest.approx(sum(expected) / len(expected), abs=1e-5, rel=1e-4)
     if token_set == "all" and reduction == "mean":  # the paper's: value is LL_D - LL_S
         assert [p.difference for p in example.pairs] == pytest.approx([p.value for p in example.pairs], abs=1e-9)
 
