@@ -16,8 +16,13 @@ Stages (wall time, summed over the run, divided by the number of examples):
 
 Model work is counted by a thin wrapper around the backbone's ``prefill``/``extend``: every
 position the network computes (rows x tokens, padding and finished rows included) and, for
-prefill, the real prompt tokens. Models other than the backbone (``--qg-model``/``--qa-model``)
-are not supported here: the comparison is on the same backbone.
+prefill, the real prompt tokens, on every model that runs (the shared backbone, and the QUALS
+QAGen / QAGS question generator / QAGS answerer when they are their own models).
+
+Models: by default one backbone (``--model``, the packaged base) does everything, so the
+comparison is of the methods on the same network. ``--quals-model`` gives QUALS its own QAGen and
+``--qg-model`` / ``--qa-model`` QAGS its trained components, the comparison of issue 19 (QUALS:
+the shipped QAGen; QAGS: the trained QG and QA adapters).
 
 Run: ``QUALS_CACHE_DIR=/tmp/qcache python benchmarks/quals_vs_qags.py --device cpu``.
 """
@@ -102,6 +107,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--n-cnndm", type=int, default=20, help="First N rows of qags_cnndm.jsonl (default: 20).")
     parser.add_argument("--model", default=None,
                         help="Backbone of both metrics (default: the packaged base model; QAGS prompts it).")
+    parser.add_argument("--quals-model", default=None, help="QUALS's own QAGen (default: the shared --model).")
+    parser.add_argument("--qg-model", default=None, help="QAGS's question generator (default: the shared --model).")
+    parser.add_argument("--qa-model", default=None, help="QAGS's answerer (default: the shared --model).")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--dtype", default="auto")
     parser.add_argument("--batch-size", type=int, default=64, help="Rows per forward pass, both metrics.")
@@ -122,19 +130,25 @@ def build(args: argparse.Namespace, meter: Meter):
     start = time.perf_counter()
     qagen = QAGen(args.model or DEFAULT_BASE_MODEL, device=args.device, dtype=args.dtype, batch_size=args.batch_size)
     load_backbone = time.perf_counter() - start
-    count_forward_positions(qagen.backbone, meter)
-    quals = QUALS(qagen=qagen, cache_generations=False, num_groups=args.num_groups)
+    quals_qagen = qagen
+    if args.quals_model:
+        quals_qagen = QAGen(args.quals_model, device=args.device, dtype=args.dtype, batch_size=args.batch_size)
+    quals = QUALS(qagen=quals_qagen, cache_generations=False, num_groups=args.num_groups)
     overrides = {k: getattr(args, k) for k in ("beam_size", "questions_per_answer", "num_answers", "max_questions")
                  if getattr(args, k) is not None}
+    models = {"qg_model": args.qg_model, "qa_model": args.qa_model}
     start = time.perf_counter()
-    qags = QAGS(qagen=qagen, batch_size=args.batch_size, **overrides)
-    load_spacy = time.perf_counter() - start
+    qags = QAGS(qagen=qagen, batch_size=args.batch_size, device=args.device, dtype=args.dtype, **models, **overrides)
+    load_qags = time.perf_counter() - start
+    backbones = {id(b): b for b in (qagen.backbone, quals_qagen.backbone, qags.generator.backbone,
+                                    getattr(qags.answerer, "backbone", None)) if b is not None}
+    for backbone in backbones.values():
+        count_forward_positions(backbone, meter)
     # Warm up both code paths on a short input with small settings (not timed).
     warm_document, warm_summary = "The mayor opened the new bridge in Leeds on Friday.", "The mayor opened a bridge."
-    QUALS(qagen=qagen, cache_generations=False, num_groups=2, max_length=12).score([warm_document], [warm_summary])
-    warm = QAGS(qagen=qagen, batch_size=args.batch_size, num_answers=1, beam_size=2, questions_per_answer=2,
-                max_questions=2, max_question_tokens=12)
-    warm.score([warm_document], [warm_summary])
+    QUALS(qagen=quals_qagen, cache_generations=False, num_groups=2, max_length=12).score([warm_document],
+                                                                                          [warm_summary])
+    qags.score([warm_document], [warm_summary])  # the real settings on a one-sentence summary
     meter.seconds.clear(), meter.positions.clear(), meter.prompt_tokens.clear()
 
     meter.timed(quals, "generate", "generation")
@@ -144,7 +158,7 @@ def build(args: argparse.Namespace, meter: Meter):
     meter.timed(qags, "_filter_answers", "answering: summary")
     meter.timed(qags, "answer", lambda: ("answering: summary" if "answering: summary" in meter.stack
                                          else "answering: document"))
-    return qagen, quals, qags, {"backbone_s": load_backbone, "qags_spacy_s": load_spacy}
+    return qagen, quals, qags, {"backbone_s": load_backbone, "qags_models_and_spacy_s": load_qags}
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -196,6 +210,8 @@ def run(args: argparse.Namespace) -> dict:
         "scores": {m: {"mean": _mean(v), "n_null": sum(x is None for x in v)} for m, v in results.items()},
         "counts_per_example": {m: {k: v / n for k, v in c.items()} for m, c in counts.items()},
         "load_seconds": load,
+        "models": {"quals": {"model": quals.qagen.backbone.model_id, "weights": quals.qagen.backbone.fingerprint},
+                   "qags": qags.models()},
         "settings": {"quals": quals.config.to_dict(), "qags": qags.config.to_dict(), "batch_size": args.batch_size,
                      "chunk_size": args.chunk_size, "device": str(qagen.backbone.device),
                      "dtype": str(qagen.backbone.model.dtype), "threads": torch.get_num_threads(),

@@ -52,6 +52,22 @@ def test_quals_vs_qags_reports_a_ratio(tiny_dirs, bench_dir, tmp_path):
     assert set(report["seconds_per_example"]) == {"quals", "qags"}
 
 
+def test_quals_vs_qags_with_each_metric_on_its_own_models(tiny_dirs, bench_dir, tmp_path):
+    out = tmp_path / "report.json"
+    _run("quals_vs_qags.py", "--data-dir", str(bench_dir), "--n-xsum", "1", "--n-cnndm", "1",
+         "--model", str(tiny_dirs["llama"]), "--quals-model", str(tiny_dirs["bart"]), "--qg-model",
+         str(tiny_dirs["t5"]), "--qa-model", str(tiny_dirs["bart"]), "--num-groups", "2", "--num-answers", "2",
+         "--beam-size", "2", "--questions-per-answer", "1", "--max-questions", "2", "--json", str(out),
+         cache=tmp_path / "cache")
+    report = json.loads(out.read_text())
+    assert report["models"]["quals"]["model"] == str(tiny_dirs["bart"])
+    qags = report["models"]["qags"]
+    assert (qags["qg"]["model"], qags["qa"]["model"], qags["qa"]["kind"]) == (
+        str(tiny_dirs["t5"]), str(tiny_dirs["bart"]), "backbone-greedy")
+    positions = report["forward_positions_per_example"]
+    assert positions["quals/generation"] > 0 and positions["qags/generation"] > 0  # every model is counted
+
+
 def test_qagen_backbones_compares_every_model(tiny_dirs, bench_dir, tmp_path):
     out = tmp_path / "report.json"
     stdout = _run("qagen_backbones.py", str(tiny_dirs["llama"]), str(tiny_dirs["bart"]), "--data-dir",
