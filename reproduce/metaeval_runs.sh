@@ -14,6 +14,8 @@
 #                                           # QAGS-C, QAGS-X, FRANK valid 200 and test 400 with per-token
 #                                           # details, the baselines on the same rows, then the sweep and the
 #                                           # confirmation on FRANK test
+#   reproduce/metaeval_runs.sh factcc       # the FactCC-style classifier ($FACTCC) on full QAGS-C and QAGS-X
+#                                           # and FRANK 400 test + 200 valid, the rows of the study
 #   reproduce/metaeval_runs.sh report       # all tables, once the runs above are complete
 set -euo pipefail
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} MKL_NUM_THREADS=${MKL_NUM_THREADS:-1}
@@ -52,6 +54,9 @@ case "${1:-}" in
               .venv/bin/python reproduce/aggregation_sweep.py "$OUT/study" --bench "$B" -o docs/results/agreement
               .venv/bin/python reproduce/aggregation_sweep.py "$OUT/study" --bench "$B" -o docs/results/agreement \
                   --confirm "${SETTINGS:-all/mean/mean/10,all/mean/mean/5}" ;;
+  factcc)     F="--metrics factcc --factcc-model ${FACTCC:-packaged:minilm-l6-factcc} --no-progress"
+              $Q meta-eval $QAGS_SETS -o "$OUT/factcc" $F
+              $Q meta-eval "$B/frank.jsonl.gz" -o "$OUT/factcc" $F $L ;;
   report)     $Q meta-eval $QAGS_SETS "$B/frank.jsonl.gz" -o "$OUT/g10" --metrics "quals,qags,$BASE" \
                   --scorer-limit qags.test=100 $QS $L
               .venv/bin/python reproduce/metaeval_sweep.py "G10 span rescore=$OUT/g10" "G5 span rescore=$OUT/sweep-g5" \
@@ -66,5 +71,5 @@ case "${1:-}" in
               $Q meta-eval $QAGS_SETS -o "$OUT/gemma" --metrics quals $G $L
               .venv/bin/python reproduce/metaeval_sweep.py "smollm2=$OUT/adapter" "gemma=$OUT/gemma" "untrained=$OUT/g10" \
                   --bench "$B" -o "$OUT/backbones.md" ;;
-  *) echo "usage: $0 qags-quals|qags-base|frank|sweep|adapter|backbones|study|report" >&2; exit 2 ;;
+  *) echo "usage: $0 qags-quals|qags-base|frank|sweep|adapter|backbones|study|factcc|report" >&2; exit 2 ;;
 esac
