@@ -104,3 +104,18 @@ def test_the_train_factcc_command_trains_and_prints_its_result(tmp_path, claims_
     info = json.loads((tmp_path / "out" / "quals_classifier.json").read_text())
     assert result["global_step"] == 2 and info["run"]["seed"] == 5 and info["run"]["batch_size"] == 4
     assert main([*argv[:4], "--dtype", "float16"]) == 2  # refused before anything trains
+
+
+def test_modules_to_save_train_in_full_and_load_with_the_adapter(tmp_path, claims_file):
+    import torch
+    from safetensors.torch import load_file
+    from transformers import AutoModelForSequenceClassification
+
+    encoder = build_bert_classifier(tmp_path / "bert", id2label={0: "LABEL_0", 1: "LABEL_1"}, max_positions=40)
+    train_factcc(_config(encoder, claims_file, tmp_path / "out", lora_modules_to_save="pooler", max_steps=4))
+    saved = load_file(str(tmp_path / "out" / "adapter_model.safetensors"))
+    assert any("pooler" in name for name in saved) and any("classifier" in name for name in saved)
+    base = AutoModelForSequenceClassification.from_pretrained(encoder).bert.pooler.dense.weight
+    scorer = FactCC(str(tmp_path / "out"), device="cpu", dtype="float32")
+    trained = scorer.model.bert.pooler.dense.weight
+    assert not torch.allclose(trained, base)  # the scorer reads the trained pooler, not the base's

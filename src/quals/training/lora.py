@@ -20,20 +20,23 @@ def lora_targets(spec: str) -> str | list[str]:
 TASKS = {"seq2seq": "SEQ_2_SEQ_LM", "causal": "CAUSAL_LM", "classifier": "SEQ_CLS"}
 
 
-def add_lora(network, family: str, *, r: int, alpha: float, dropout: float, target_modules: str = "all-linear"):
+def add_lora(network, family: str, *, r: int, alpha: float, dropout: float, target_modules: str = "all-linear",
+             modules_to_save: tuple[str, ...] = ()):
     """``network`` as a ``PeftModel`` with a fresh LoRA adapter; only the adapter trains.
 
     ``family``: ``seq2seq``, ``causal`` or ``classifier``. ``all-linear`` is every linear layer but
     the output head (peft's rule); a classifier's new head trains in full and is saved with the
-    adapter (peft's ``SEQ_CLS`` task). The adapter's initial weights come from the global torch
-    generator: seed it first for reproducible runs.
+    adapter (peft's ``SEQ_CLS`` task), as do the ``modules_to_save`` named here (e.g. a BERT
+    ``pooler``). The adapter's initial weights come from the global torch generator: seed it first
+    for reproducible runs.
     """
     from peft import LoraConfig, TaskType, get_peft_model
 
     if family not in TASKS:
         raise ValueError(f"family must be one of {', '.join(TASKS)}, got {family!r}")
     config = LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=lora_targets(target_modules),
-                        bias="none", task_type=TaskType[TASKS[family]])
+                        bias="none", task_type=TaskType[TASKS[family]],
+                        modules_to_save=list(modules_to_save) or None)
     with quiet_peft():
         model = get_peft_model(network, config)
     log_trainable(model, "LoRA")

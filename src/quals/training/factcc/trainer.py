@@ -49,6 +49,9 @@ class FactccTrainingConfig:
     lora_r: int = field(default=8, metadata={"help": "LoRA rank."})
     lora_alpha: int = field(default=16, metadata={"help": "LoRA scaling alpha."})
     lora_dropout: float = field(default=0.1, metadata={"help": "LoRA dropout."})
+    lora_modules_to_save: str = field(default="", metadata={
+        "help": "Comma-separated modules trained in full beside the adapter and the head (e.g. pooler: "
+                "a sentence-embedding encoder's pooler was never trained for classification)."})
     learning_rate: float = field(default=2e-4, metadata={"help": "Peak learning rate (FactCC, full BERT: 2e-5)."})
     num_train_epochs: float = field(default=1.0, metadata={"help": "Epochs over the training claims."})
     max_steps: int = field(default=-1, metadata={"help": "Stop after this many steps (-1: use epochs)."})
@@ -161,8 +164,9 @@ def _load(config: FactccTrainingConfig):
                          "(inconsistent, consistent)")
     network.config.id2label, network.config.label2id = dict(ID2LABEL), {v: k for k, v in ID2LABEL.items()}
     if config.lora:
+        extra = tuple(name.strip() for name in config.lora_modules_to_save.split(",") if name.strip())
         network = add_lora(network, "classifier", r=config.lora_r, alpha=config.lora_alpha,
-                           dropout=config.lora_dropout)
+                           dropout=config.lora_dropout, modules_to_save=extra)
     else:
         log_trainable(network, f"{config.model}: full fine-tuning")
     return loaded, network
