@@ -90,3 +90,36 @@ def test_evaluate_summaries_has_a_factcc_column_from_its_own_classifier(tmp_path
         "[" + ",".join(test.read_text().splitlines()) + "]")], ["the cat sat .", "nasa found water ."]).scores
     assert [r["factcc"] for r in rows] == pytest.approx(expected)
     assert "FactCC" in capsys.readouterr().out
+
+
+def test_novel_ngrams_count_repeats_and_use_rouge_tokens():
+    from quals.metrics.abstractiveness import Abstractiveness, novel_ngram_shares
+
+    doc = "the cat sat on the mat".split()
+    assert novel_ngram_shares(doc, "the mat sat".split()) == {1: 0.0, 2: 0.5, 3: 1.0}
+    assert novel_ngram_shares(doc, "dog dog cat".split(), orders=(1,)) == {1: pytest.approx(2 / 3)}
+    assert novel_ngram_shares(doc, ["cat"]) == {1: 0.0, 2: None, 3: None}  # no bigram to count
+    measure = Abstractiveness()
+    copied = measure("The cat sat on the mat.", "The CAT sat, on the mat!")  # case and punctuation: rouge tokens
+    assert copied == {"novel_1": 0.0, "novel_2": 0.0, "novel_3": 0.0, "summary_tokens": 6}
+
+
+def test_abstractiveness_metric_adds_its_columns_to_the_table(tmp_path):
+    from quals.evaluation.summaries import evaluate_systems
+
+    test = tmp_path / "test.jsonl"
+    test.write_text(json.dumps({"id": "a", "document": "The cat sat on the mat in Paris.", "summary": "A cat sat."})
+                    + "\n")
+    copy, novel = tmp_path / "copy.jsonl", tmp_path / "novel.jsonl"
+    copy.write_text(json.dumps({"id": "a", "summary": "The cat sat on the mat."}) + "\n")
+    novel.write_text(json.dumps({"id": "a", "summary": "A dog ran in Leeds."}) + "\n")
+    evaluator = SummaryEvaluator(["abstractiveness"])
+    assert evaluator.columns == ["novel_1", "novel_2", "novel_3", "summary_tokens"]
+    assert evaluator.run_info()["abstractiveness"].startswith("novel-ngrams:rouge-score-")
+    systems = evaluate_systems(evaluator, test, [("copy", copy), ("novel", novel)], tmp_path / "out")
+    copied, written = (s.means for s in systems)
+    assert copied["novel_1"] == 0.0 and copied["summary_tokens"] == 6
+    assert written["novel_1"] == pytest.approx(4 / 5) and written["novel_3"] == 1.0
+    table = (tmp_path / "out" / "table.md").read_text()
+    assert "| novel 1-grams | novel 2-grams | novel 3-grams | length (tokens) |" in table
+    assert "| copy | 1 | 0.00 | 0.00 | 0.00 | 6.0 |" in table and "| novel | 1 | 80.00 " in table

@@ -30,7 +30,8 @@ def register(parser: argparse.ArgumentParser) -> None:
                         help="Name of each system, in order (repeat; default: the file names without suffix).")
     parser.add_argument("--metrics", default=DEFAULT_METRICS,
                         help="Comma-separated subset of rouge, rougelsum (summary-level ROUGE-L over sentences), "
-                             f"entities, quals, qags, factcc (default: {DEFAULT_METRICS}).")
+                             "entities, abstractiveness (novel 1/2/3-grams against the document, length), quals, "
+                             f"qags, factcc (default: {DEFAULT_METRICS}).")
     parser.add_argument("--input-format", choices=("jsonl", "csv", "parquet"), default=None,
                         help="Format of the test file (default: from the file name).")
     parser.add_argument("--document-field", default="document", help="Test field with the document.")

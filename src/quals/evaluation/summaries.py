@@ -5,7 +5,9 @@ LCS over the whole text), optionally ``rougeLsum`` (metric ``rougelsum``: the su
 sentences, as the Perl ROUGE script computes ROUGE-L for multi-sentence summaries), entity
 precision against the document (share of the summary's spaCy named entities whose text occurs in
 the document, case-insensitive, whitespace-normalised, on word boundaries; as ``prec_s`` of Nan et
-al., EACL 2021, with all entity types), QUALS and QAGS (optional). Per
+al., EACL 2021, with all entity types), abstractiveness (metric ``abstractiveness``: the shares of
+novel 1/2/3-grams against the document and the summary length in tokens, since factuality gains can
+come from copying more), QUALS and QAGS (optional). Per
 system: means over the rows where a metric is defined, and a paired bootstrap against the first
 system on the rows both define.
 
@@ -28,20 +30,24 @@ from quals.distributed import is_main_process
 from quals.data.readers import detect_format
 from quals.evaluation.significance import paired_bootstrap
 from quals.files import atomic_write_text
+from quals.metrics.abstractiveness import Abstractiveness
 from quals.metrics.qags_config import DEFAULT_SPACY_MODEL
 from quals.metrics.rouge import rouge_f, rouge_scorer, rouge_signature
 from quals.metrics.spacy_pipelines import load_pipeline, pipeline_version
 
 logger = logging.getLogger(__name__)
 
-METRICS = ("rouge", "rougelsum", "entities", "quals", "qags", "factcc")
+METRICS = ("rouge", "rougelsum", "entities", "abstractiveness", "quals", "qags", "factcc")
 # The metrics that read a model: each needs its loaded scorer.
 MODEL_METRICS = ("quals", "qags", "factcc")
 COLUMNS = {"rouge1": "ROUGE-1", "rouge2": "ROUGE-2", "rougeL": "ROUGE-L", "rougeLsum": "ROUGE-Lsum",
-           "entity_precision": "Entity P", "quals": "QUALS", "qags": "QAGS", "factcc": "FactCC"}
+           "entity_precision": "Entity P", "novel_1": "novel 1-grams", "novel_2": "novel 2-grams",
+           "novel_3": "novel 3-grams", "summary_tokens": "length (tokens)", "quals": "QUALS", "qags": "QAGS",
+           "factcc": "FactCC"}
 _COLUMNS_OF = {"rouge": ("rouge1", "rouge2", "rougeL"), "rougelsum": ("rougeLsum",), "entities": ("entity_precision",),
+               "abstractiveness": Abstractiveness.columns,
                "quals": ("quals",), "qags": ("qags",), "factcc": ("factcc",)}
-_PERCENT = {"rouge1", "rouge2", "rougeL", "rougeLsum", "entity_precision"}
+_PERCENT = {"rouge1", "rouge2", "rougeL", "rougeLsum", "entity_precision", "novel_1", "novel_2", "novel_3"}
 
 
 class RougeLsum:
@@ -140,6 +146,7 @@ class SummaryEvaluator:
         self.rouge = rouge_scorer() if "rouge" in metrics else None
         self.rouge_lsum = RougeLsum() if "rougelsum" in metrics else None
         self.entities = EntityExtractor(spacy_model) if "entities" in metrics else None
+        self.abstractiveness = Abstractiveness() if "abstractiveness" in metrics else None
 
     @property
     def columns(self) -> list[str]:
@@ -153,6 +160,8 @@ class SummaryEvaluator:
             info["rougelsum"] = rouge_signature("F1", self.rouge_lsum.version)
         if self.entities is not None:
             info["entities"] = self.entities.version
+        if self.abstractiveness is not None:
+            info["abstractiveness"] = self.abstractiveness.version
         for name in MODEL_METRICS:
             if name in self.metrics:
                 info[name] = self.scorers[name].signature
@@ -171,6 +180,9 @@ class SummaryEvaluator:
             for row, entities in zip(good, self.entities.entities([r.summary for r in good]), strict=True):
                 values[row.index].update(entity_precision=entity_precision(entities, row.document),
                                          n_entities=len(entities))
+        if self.abstractiveness is not None:
+            for row in good:
+                values[row.index].update(self.abstractiveness(row.document, row.summary))
         for name in MODEL_METRICS:
             if name in self.metrics and good:
                 for row, score in zip(good, _scores(self.scorers[name], good), strict=True):
@@ -279,10 +291,18 @@ def compare_systems(names: Sequence[str], paths: Sequence[Path], tables: Sequenc
     return out
 
 
+def _scale(column: str) -> tuple[int, int]:
+    """(factor, decimals) a column is shown with: shares in %, lengths in tokens, scores as they are."""
+    if column in _PERCENT:
+        return 100, 2
+    return (1, 1) if column == "summary_tokens" else (1, 4)
+
+
 def _cell(column: str, value: float | None) -> str:
     if value is None:
         return "n/a"
-    return f"{100 * value:.2f}" if column in _PERCENT else f"{value:.4f}"
+    scale, digits = _scale(column)
+    return f"{scale * value:.{digits}f}"
 
 
 def markdown_table(systems: Sequence[SystemScores], columns: Sequence[str]) -> str:
@@ -295,12 +315,12 @@ def markdown_table(systems: Sequence[SystemScores], columns: Sequence[str]) -> s
             cell = _cell(column, system.means.get(column))
             test = system.comparison.get(column)
             if test is not None:
-                scale = 100 if column in _PERCENT else 1
-                digits = 2 if column in _PERCENT else 4
+                scale, digits = _scale(column)
                 cell += f" ({scale * test.delta:+.{digits}f}, p={test.p_value:.3f})"
             cells.append(cell)
         lines.append(f"| {system.name} | {system.n_rows - system.n_errors} | " + " | ".join(cells) + " |")
-    notes = ("ROUGE and entity precision in %, QUALS in nats (higher = more consistent), QAGS in [0, 1]. "
+    notes = ("ROUGE, entity precision and novel n-grams in %, length in tokens, QUALS in nats (higher = more "
+             "consistent), QAGS in [0, 1]. "
              "In brackets: difference to the first system and two-sided paired bootstrap p-value.")
     return "\n".join(lines) + "\n\n" + notes + "\n"
 
