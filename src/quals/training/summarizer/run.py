@@ -121,6 +121,7 @@ def train_and_save(trainer, summarizer: Summarizer, base: str, run: runs.RunDire
     if run.save_weights(trainer):
         info = {"format": format_dict(summarizer.format), "family": summarizer.format.family,
                 "result": result.to_dict(), "versions": runs.versions(),
+                "world_size": trainer.args.world_size, "device": str(trainer.args.device),
                 "log_history": [runs.finite(entry) for entry in trainer.state.log_history]}
         if lora:
             info.update(base_model=base, base_fingerprint=plain_fingerprint(base))
