@@ -144,3 +144,27 @@ def test_batched_constraint_masks_like_a_loop_over_beams():
     search._apply_constraint(scores)
     assert torch.equal(scores, expected)
     assert len(rules) == n * groups * width - 1 - width  # the dead beam and the done group's beams were skipped
+
+
+def test_prebuilt_decoding_masks_give_the_same_search(tiny_backbones):
+    backbone = tiny_backbones["llama"]
+    config = GenerationConfig(num_groups=3, group_width=2, min_length=1, max_length=10)
+    plain = diverse_beam_search(backbone, _prompts(backbone), config)
+    backbone.prebuilt_masks = True  # what a GPU backbone does
+    try:
+        prebuilt = diverse_beam_search(backbone, _prompts(backbone), config)
+    finally:
+        backbone.prebuilt_masks = False
+    assert _summary(prebuilt) == _summary(plain)
+    for a, b in zip(_scores(prebuilt), _scores(plain), strict=True):
+        assert a == pytest.approx(b, abs=1e-5)
+
+
+def test_causal_mask_by_hand():
+    from quals.models.backbone import causal_mask
+
+    mask = torch.tensor([[0, 1, 1, 1], [1, 1, 1, 1]])
+    built = causal_mask(mask, 2)
+    assert built.shape == (2, 1, 2, 4)
+    assert built[0, 0].int().tolist() == [[0, 1, 1, 0], [0, 1, 1, 1]]  # padding never, the future never
+    assert built[1, 0].int().tolist() == [[1, 1, 1, 0], [1, 1, 1, 1]]

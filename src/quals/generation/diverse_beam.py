@@ -200,9 +200,8 @@ class _Search:
                 self.phys_slot = self.phys_slot[keep]
         if source is not None:
             state.select(source)
-        live = torch.isfinite(self.running).view(-1)[self.phys_slot]
-        feed = torch.where(live, new_tokens.view(-1)[self.phys_slot], self.eos)
-        self.backbone.extend(state, feed[:, None])
+        # a dead row (its group done) is fed its slot's token too: it only ever affects its own row
+        self.backbone.extend(state, new_tokens.view(-1)[self.phys_slot][:, None])
 
     def results(self) -> list[list[Hypothesis]]:
         lp_exp = self.config.length_penalty
