@@ -111,3 +111,13 @@ def test_engine_equivalence_dumps_and_compares(tiny_dirs, bench_dir, tmp_path):
     result = json.loads(stdout)
     assert result["rows"] == 3 and result["rows_with_identical_hypotheses"] == 3
     assert result["max_abs_score_difference"] == 0.0
+
+
+def test_int8_effect_reports_speed_and_score_differences(tiny_dirs, bench_dir, tmp_path):
+    out = tmp_path / "report.json"
+    _run("int8_effect.py", "--data-dir", str(bench_dir), "--n-xsum", "2", "--n-cnndm", "1", "--chunk-size", "2",
+         "--model", str(tiny_dirs["llama"]), "--json", str(out), cache=tmp_path / "cache")
+    report = json.loads(out.read_text())
+    assert report["rows"] == 3 and report["speedup_int8"] > 0
+    assert set(report["correlation_with_humans"]) == {"float32", "int8"}
+    assert "int8-dynamic" in report["signatures"]["int8"]
