@@ -127,6 +127,15 @@ def _hypotheses(groups: list, length_penalty: float) -> list[Hypothesis]:
     return out
 
 
+def pair_logprobs(backbone, prompt: list[int], sequence) -> list[float]:
+    """Per-token log-probs of ``sequence`` after ``prompt``: one forward of both, no cache, logits
+    only at the scored positions."""
+    full = torch.tensor([prompt + list(sequence)], device=backbone.device)
+    logits = backbone.model(input_ids=full, logits_to_keep=len(sequence) + 1).logits[0, :-1]
+    target = torch.tensor(list(sequence), device=backbone.device)[:, None]
+    return logits.float().log_softmax(-1).gather(1, target)[:, 0].tolist()
+
+
 def score_context(scorer: QUALS, context: str, sequences: list[list[int]]) -> ContextScores:
     """Per-token log-probs of every sequence under every window of ``context``, one forward each."""
     qagen, backbone = scorer.qagen, scorer.qagen.backbone
@@ -137,10 +146,7 @@ def score_context(scorer: QUALS, context: str, sequences: list[list[int]]) -> Co
     for start, end in spans:
         prompt = backbone.prompt_ids(ids[start:end])
         for s, sequence in enumerate(sequences):
-            full = torch.tensor([prompt + list(sequence)], device=backbone.device)
-            logits = backbone.model(input_ids=full, logits_to_keep=len(sequence) + 1).logits[0, :-1]
-            target = torch.tensor(sequence, device=backbone.device)[:, None]
-            per_sequence[s].append(tuple(logits.float().log_softmax(-1).gather(1, target)[:, 0].tolist()))
+            per_sequence[s].append(tuple(pair_logprobs(backbone, prompt, sequence)))
     return ContextScores(windows=tuple(spans),
                          sequences=tuple(WindowedLogprobs(by_window=tuple(w)) for w in per_sequence))
 
