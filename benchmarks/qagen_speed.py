@@ -32,6 +32,8 @@ from pathlib import Path
 import torch
 import transformers
 
+from naive_quals import pair_logprobs
+
 from quals import ContextScores, GenerationConfig, QAGen, QAHypothesis
 from quals.data.benchmarks import read_benchmark
 
@@ -92,10 +94,7 @@ def naive_score(qagen: QAGen, contexts: Sequence[str], qa_lists: Sequence[Sequen
         for start, end in spans:
             prompt = bb.prompt_ids(ids[start:end])
             for s, seq in enumerate(seqs):
-                full = torch.tensor([prompt + list(seq)], device=bb.device)
-                logits = bb.model(input_ids=full, logits_to_keep=len(seq) + 1).logits[0, :-1]
-                target = torch.tensor(seq, device=bb.device)[:, None]
-                per_seq[s].append(logits.float().log_softmax(-1).gather(1, target)[:, 0].tolist())
+                per_seq[s].append(pair_logprobs(bb, prompt, seq))
         out.append(per_seq)
     return out
 

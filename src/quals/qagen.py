@@ -18,6 +18,7 @@ from quals.generation.diverse_beam import TokenConstraint, diverse_beam_search
 from quals.models.formats import QAFormat
 from quals.models.loading import load_backbone
 from quals.models.packaged import DEFAULT_MODEL
+from quals.models.quantize import dtype_name
 from quals.models.scoring import score_sequences
 from quals.models.windows import resolve_overlap
 from quals.provenance import version_fields
@@ -46,7 +47,8 @@ class QAGen:
     Args:
         model: hub id, local directory, or ``packaged:NAME`` (default: packaged SmolLM2).
         device: ``auto``, ``cpu``, ``cuda[:N]`` or ``mps``.
-        dtype: ``auto`` (bf16 on capable GPUs, else fp32), ``float32``, ``bfloat16``, ``float16``.
+        dtype: ``auto`` (bf16 on capable GPUs, else fp32), ``float32``, ``bfloat16``, ``float16``, or
+            ``int8`` (CPU only, opt-in: linear layers dynamically quantised; scores move slightly).
         batch_size: most sequences (beams or scored QA pairs) per forward pass.
         window_tokens: most context tokens per scoring window (default: all the model allows,
             capped at 1024 as in the paper's truncation length, but longer contexts are windowed,
@@ -80,7 +82,7 @@ class QAGen:
             format_fingerprint=self.backbone.format_fingerprint,
             family=self.backbone.family,
             device=str(self.backbone.device),
-            dtype=str(self.backbone.model.dtype).replace("torch.", ""),
+            dtype=dtype_name(self.backbone.model),
             **version_fields(),
         )
 

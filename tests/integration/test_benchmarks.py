@@ -95,3 +95,45 @@ def test_qagen_speed_checks_its_scoring_against_the_naive_loop(tiny_dirs, bench_
                   "--n-documents", "1", "--groups", "2", "--model", str(tiny_dirs["llama"]),
                   cache=tmp_path / "cache")
     assert "tokens/s" in stdout and "(ok)" in stdout
+
+
+def test_throughput_compares_ours_with_the_naive_implementation(tiny_dirs, bench_dir, tmp_path):
+    data = tmp_path / "data"
+    (data / "bench").mkdir(parents=True)
+    for name in ("qags_xsum", "qags_cnndm"):
+        (data / "bench" / f"{name}.jsonl").write_text((bench_dir / f"{name}.jsonl").read_text())
+    out = tmp_path / "report.json"
+    stdout = _run("throughput.py", "--data-dir", str(data), "--n-xsum", "2", "--n-cnndm", "1", "--chunk-size", "2",
+                  "--model", str(tiny_dirs["llama"]), "--batch-size", "8,64", "--peak-seconds", "0.1",
+                  "--json", str(out), cache=tmp_path / "cache")
+    report = json.loads(out.read_text())
+    assert report["rows"] == 3 and set(report["implementations"]) == {"naive", "ours (batch 8)", "ours (batch 64)"}
+    for r in report["implementations"].values():
+        assert set(r["seconds_per_summary"]) == {"generation", "scoring", "I/O and other"}
+        assert r["summaries_per_s"] > 0 and r["gflop_per_summary"]["generation"] > 0
+    assert report["peak_flops_per_s"] > 0
+    agreement = report["agreement"]  # the naive code runs the same method: the same hypotheses
+    assert agreement["rows_with_identical_hypotheses"] == 3 and agreement["null_agreement"] == 3
+    assert agreement["max_abs_score_difference"] < 1e-4
+    assert "summaries/s" in stdout
+
+
+def test_engine_equivalence_dumps_and_compares(tiny_dirs, bench_dir, tmp_path):
+    dumps = [tmp_path / "a.json", tmp_path / "b.json"]
+    for path in dumps:
+        _run("engine_equivalence.py", "dump", str(path), "--data-dir", str(bench_dir), "--n-xsum", "2",
+             "--n-cnndm", "1", "--model", str(tiny_dirs["llama"]), cache=tmp_path / "cache")
+    stdout = _run("engine_equivalence.py", "compare", *map(str, dumps), cache=tmp_path / "cache")
+    result = json.loads(stdout)
+    assert result["rows"] == 3 and result["rows_with_identical_hypotheses"] == 3
+    assert result["max_abs_score_difference"] == 0.0
+
+
+def test_int8_effect_reports_speed_and_score_differences(tiny_dirs, bench_dir, tmp_path):
+    out = tmp_path / "report.json"
+    _run("int8_effect.py", "--data-dir", str(bench_dir), "--n-xsum", "2", "--n-cnndm", "1", "--chunk-size", "2",
+         "--model", str(tiny_dirs["llama"]), "--json", str(out), cache=tmp_path / "cache")
+    report = json.loads(out.read_text())
+    assert report["rows"] == 3 and report["speedup_int8"] > 0
+    assert set(report["correlation_with_humans"]) == {"float32", "int8"}
+    assert "int8-dynamic" in report["signatures"]["int8"]

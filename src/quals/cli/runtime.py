@@ -19,7 +19,7 @@ from __future__ import annotations
 import argparse
 import re
 
-DTYPES = ("auto", "float32", "bfloat16", "float16")
+DTYPES = ("auto", "float32", "bfloat16", "float16", "int8")
 _DTYPE_ALIASES = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}  # spellings the loaders accepted
 _DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 # What one forward pass holds, per kind of command (the --batch-size help of each).
@@ -37,11 +37,13 @@ SHARED_FLAGS = {
                 "to get them (`CUDA_VISIBLE_DEVICES=N`, or `accelerate launch` for several GPUs); `cpu` trains "
                 "on the CPU even when a GPU is there (the Trainer's `use_cpu`).",
     "--dtype": "The dtype the model computes in: `auto` (bfloat16 on CUDA GPUs that support it, else float32), "
-               "`float32`, `bfloat16` or `float16` (bf16, fp16 and fp32 are accepted too). Training commands use "
+               "`float32`, `bfloat16` or `float16` (bf16, fp16 and fp32 are accepted too), or `int8` for inference "
+               "on the CPU only: float32 weights with the linear layers dynamically quantised to int8, faster and "
+               "never the default, as it moves scores slightly (docs/benchmarks.md). Training commands use "
                "it as the mixed-precision mode: `auto` = bf16 mixed precision on GPUs that support it, else none; "
                "`bfloat16` = bf16 mixed precision; `float32` = none; `float16` is refused (fp16 needs loss "
                "scaling, and ConSeq's unlikelihood clamp, 1e-20, is below half precision's smallest number): "
-               "use bfloat16 or float32.",
+               "use bfloat16 or float32. `int8` is refused too (a quantised model does not train).",
     "--batch-size": "Sequences per forward pass. Scoring: QA-pair sequences (QUALS) or question-generation and "
                     "answering sequences (QAGS); generation: source documents per `generate` call (each decoded "
                     "into its beams or samples); training: examples per device in one forward pass (gradient "
@@ -94,7 +96,7 @@ def add_runtime_flags(parser: argparse.ArgumentParser, *, batch: str, batch_size
     precision = ("Mixed precision: auto (bf16 on GPUs that support it, else none), bfloat16, float32 (none); "
                  "float16 is refused" if training else
                  "Dtype the model computes in: auto (bfloat16 on CUDA GPUs that support it, else float32), "
-                 "float32, bfloat16 or float16")
+                 "float32, bfloat16, float16, or int8 (CPU only: linear layers dynamically quantised; opt-in)")
     group.add_argument("--dtype", type=dtype_value, default="auto", metavar="{" + ",".join(DTYPES) + "}",
                        help=f"{precision} (default: auto).")
     group.add_argument("--batch-size", type=_positive_int, metavar="N",

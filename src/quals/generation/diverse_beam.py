@@ -16,6 +16,15 @@ One decoding step, for every input of the batch at once:
 
 Finished groups leave the KV cache lazily: their rows keep running until a quarter of the rows are
 dead, then the cache is compacted, which avoids copying the cache every time one group finishes.
+
+The step loop keeps its state on the model's device and asks the device for a value only on
+"check" steps: whether every group is done, and whether to compact the cache (which changes the
+number of rows, so the host must know it). On a CPU every step is a check step, as host and
+device are the same; on a GPU it is every :data:`CUDA_SYNC_EVERY`-th step, so the host can queue
+steps ahead of the device. Finished hypotheses go to a device-side store
+(:mod:`quals.generation.finished`), and a constrained search moves the live beams' tokens to the
+host once per step (the constraint is defined on their decoded text) and applies all beams'
+allowed tokens as one mask.
 """
 
 from __future__ import annotations
@@ -25,6 +34,7 @@ from collections.abc import Callable, Sequence
 import torch
 
 from quals.generation.config import GenerationConfig
+from quals.generation.finished import FinishedStore
 from quals.models.backbone import Backbone, DecodeState
 from quals.types import Hypothesis
 
@@ -32,6 +42,9 @@ from quals.types import Hypothesis
 TokenConstraint = Callable[[int, Sequence[int]], "Sequence[int] | None"]
 
 _COMPACT_DEAD_SHARE = 0.25
+#: Steps between check steps on a GPU: at most this many steps run after the last group finished,
+#: and dead rows wait at most this long to leave the cache.
+CUDA_SYNC_EVERY = 8
 
 
 class _Search:
@@ -52,16 +65,18 @@ class _Search:
         self.raw = torch.zeros((*self.shape, 0), device=dev)
         self.pen = torch.zeros((*self.shape, 0), device=dev)
         self.done = torch.zeros((n, g), dtype=torch.bool, device=dev)
-        self.finished: list[list[list[tuple]]] = [[[] for _ in range(g)] for _ in range(n)]
+        self.store = FinishedStore(n, g, b, config.max_length, dev)
+        self.finished: list[list[list[tuple]]] | None = None  # read from the store after the loop
         self.slots = n * g * b
-        self.phys_slot = torch.arange(self.slots, device=dev)  # physical row -> logical slot (-1 dead)
+        # physical row -> logical slot; rows leave only when their whole group is done, so every
+        # slot of a group still searching has a row
+        self.phys_slot = torch.arange(self.slots, device=dev)
 
     # -- one step -------------------------------------------------------------------------
     def logical_logprobs(self, state: DecodeState) -> torch.Tensor:
         vocab = state.next_logprobs.shape[-1]
         lp = torch.full((self.slots, vocab), float("-inf"), device=state.next_logprobs.device)
-        live = self.phys_slot >= 0
-        lp[self.phys_slot[live]] = state.next_logprobs[live]
+        lp.index_copy_(0, self.phys_slot, state.next_logprobs)
         return lp.view(*self.shape, vocab)
 
     def selection_scores(self, lp: torch.Tensor, step: int) -> torch.Tensor:
@@ -73,16 +88,30 @@ class _Search:
         return scores
 
     def _apply_constraint(self, scores: torch.Tensor) -> None:
+        """Mask every live beam's disallowed tokens at once: one transfer of the beams' tokens to
+        the host, the constraint called per beam there, one mask back."""
         n, g, b = self.shape
-        live = torch.isfinite(self.running) & ~self.done[:, :, None]
-        for i, gi, bi in live.nonzero().tolist():
-            allowed = self.constraint(i, self.tokens[i, gi, bi].tolist())
+        vocab = scores.shape[-1]
+        live = (torch.isfinite(self.running) & ~self.done[:, :, None]).view(-1).tolist()
+        tokens = self.tokens.view(self.slots, -1).tolist()
+        limited, rows, allowed_ids = [], [], []
+        for slot, is_live in enumerate(live):
+            if not is_live:
+                continue
+            allowed = self.constraint(slot // (g * b), tokens[slot])
             if allowed is None:
                 continue
-            keep = torch.zeros(scores.shape[-1], dtype=torch.bool, device=scores.device)
-            if len(allowed):
-                keep[torch.as_tensor(list(allowed), device=scores.device)] = True
-            scores[i, gi, bi].masked_fill_(~keep, float("-inf"))
+            limited.append(slot)
+            rows.extend([slot] * len(allowed))
+            allowed_ids.extend(allowed)
+        if not limited:
+            return
+        device = scores.device
+        blocked = torch.zeros((self.slots, vocab), dtype=torch.bool, device=device)
+        blocked[torch.tensor(limited, device=device)] = True
+        if rows:
+            blocked[torch.tensor(rows, device=device), torch.tensor(allowed_ids, device=device)] = False
+        scores.view(self.slots, vocab).masked_fill_(blocked, float("-inf"))
 
     def step(self, lp: torch.Tensor, scores: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Select continuations for every group; returns (new tokens, parent beam), both (n, g, b)."""
@@ -96,10 +125,8 @@ class _Search:
         new_raw = torch.zeros(self.shape, device=lp.device)
         new_pen = torch.zeros(self.shape, device=lp.device)
         rank = torch.arange(2 * width, device=lp.device)[None, :]
-        for g in range(groups):
+        for g in range(groups):  # a done group finds no finite candidate and changes nothing
             active = ~self.done[:, g]
-            if not bool(active.any()):
-                continue
             penalty = lam * counts
             candidates = self.running[:, g, :, None] + scores[:, g] - penalty[:, None, :]
             k = min(2 * width, width * vocab)
@@ -119,26 +146,10 @@ class _Search:
             raw_chosen = lp[:, g].reshape(n, width * vocab).gather(1, chosen_beam * vocab + chosen_token)
             new_raw[:, g] = raw_chosen
             new_pen[:, g] = raw_chosen - penalty.gather(1, chosen_token)
-            self._finalize(g, finalize, top_scores, beam_of, lp, penalty)
+            self.store.add(g, finalize, top_scores, beam_of, lp, penalty, (self.tokens, self.raw, self.pen), self.eos)
             counts.scatter_add_(1, token, (keep | finalize).to(counts.dtype))
         self._advance(parents, new_tokens, new_running, new_raw, new_pen)
         return new_tokens, parents
-
-    def _finalize(self, g: int, finalize: torch.Tensor, top_scores: torch.Tensor, beam_of: torch.Tensor,
-                  lp: torch.Tensor, penalty: torch.Tensor) -> None:
-        width = self.shape[2]
-        for i, c in finalize.nonzero().tolist():
-            if len(self.finished[i][g]) >= width:
-                continue
-            b = int(beam_of[i, c])
-            raw_eos = float(lp[i, g, b, self.eos])
-            self.finished[i][g].append((
-                self.tokens[i, g, b].tolist() + [self.eos],
-                self.raw[i, g, b].tolist() + [raw_eos],
-                self.pen[i, g, b].tolist() + [raw_eos - float(penalty[i, self.eos])],
-                float(top_scores[i, c]),
-                True,
-            ))
 
     def _advance(self, parents, new_tokens, new_running, new_raw, new_pen) -> None:
         index = parents[..., None].expand(-1, -1, -1, self.tokens.shape[-1])
@@ -146,8 +157,7 @@ class _Search:
         self.raw = torch.cat([self.raw.gather(2, index), new_raw[..., None]], -1)
         self.pen = torch.cat([self.pen.gather(2, index), new_pen[..., None]], -1)
         self.running = new_running
-        full = torch.tensor([[len(f) >= self.shape[2] for f in row] for row in self.finished],
-                            device=self.done.device)
+        full = self.store.count >= self.shape[2]
         exhausted = ~torch.isfinite(self.running).any(-1)
         self.done |= full | exhausted
         self.running = self.running.masked_fill(self.done[:, :, None], float("-inf"))
@@ -155,48 +165,48 @@ class _Search:
     def close_unfinished(self) -> None:
         """At max_length, live beams become unfinished hypotheses (best first) until groups hold B."""
         n, groups, width = self.shape
+        finished = self.finished_lists()
         for i in range(n):
             for g in range(groups):
                 order = torch.argsort(self.running[i, g], descending=True, stable=True).tolist()
                 for b in order:
-                    if len(self.finished[i][g]) >= width or not torch.isfinite(self.running[i, g, b]):
+                    if len(finished[i][g]) >= width or not torch.isfinite(self.running[i, g, b]):
                         break
-                    self.finished[i][g].append((
+                    finished[i][g].append((
                         self.tokens[i, g, b].tolist(), self.raw[i, g, b].tolist(),
                         self.pen[i, g, b].tolist(), float(self.running[i, g, b]), False,
                     ))
 
+    def finished_lists(self) -> list[list[list[tuple]]]:
+        if self.finished is None:
+            self.finished = self.store.lists()
+        return self.finished
+
     # -- KV cache maintenance ---------------------------------------------------------------
-    def update_state(self, state: DecodeState, new_tokens: torch.Tensor, parents: torch.Tensor) -> bool:
-        """Reorder/compact the cache to the new beams and feed their tokens; False if none live."""
-        n, groups, width = self.shape
-        live = torch.isfinite(self.running).view(-1)
-        if not bool(live.any()):
-            return False
-        slot = torch.arange(self.slots, device=live.device)
-        parent_slot = (slot // width) * width + parents.view(-1)
-        phys_of_slot = torch.full((self.slots,), -1, dtype=torch.long, device=live.device)
-        alive_rows = self.phys_slot >= 0
-        phys_of_slot[self.phys_slot[alive_rows]] = torch.nonzero(alive_rows).view(-1)
-        same_parent = bool((parent_slot[live] == slot[live]).all())
-        dead_share = 1.0 - float(live.sum()) / state.rows
-        if same_parent and dead_share <= _COMPACT_DEAD_SHARE:
-            self.phys_slot = torch.where(live[self.phys_slot.clamp(min=0)] & (self.phys_slot >= 0),
-                                         self.phys_slot, -1)
-        else:
-            live_slots = slot[live]
-            state.select(phys_of_slot[parent_slot[live_slots]])
-            self.phys_slot = live_slots
-        feed = torch.full((state.rows,), self.eos, dtype=torch.long, device=live.device)
-        rows_live = self.phys_slot >= 0
-        feed[rows_live] = new_tokens.view(-1)[self.phys_slot[rows_live]]
-        self.backbone.extend(state, feed[:, None])
-        return True
+    def update_state(self, state: DecodeState, new_tokens: torch.Tensor, parents: torch.Tensor, check: bool) -> None:
+        """Point every row at its new beam's parent, compact on check steps, feed the new tokens."""
+        width = self.shape[2]
+        source = None
+        if width > 1:  # with one beam per group every row continues itself
+            parent_slot = (self.phys_slot // width) * width + parents.view(-1)[self.phys_slot]
+            phys_of_slot = torch.full((self.slots,), -1, dtype=torch.long, device=self.phys_slot.device)
+            phys_of_slot[self.phys_slot] = torch.arange(len(self.phys_slot), device=self.phys_slot.device)
+            source = phys_of_slot[parent_slot]
+        if check:
+            row_done = self.done.view(-1).repeat_interleave(width)[self.phys_slot]
+            if float(row_done.sum()) / state.rows > _COMPACT_DEAD_SHARE:
+                keep = torch.nonzero(~row_done).view(-1)
+                source = keep if source is None else source[keep]
+                self.phys_slot = self.phys_slot[keep]
+        if source is not None:
+            state.select(source)
+        # a dead row (its group done) is fed its slot's token too: it only ever affects its own row
+        self.backbone.extend(state, new_tokens.view(-1)[self.phys_slot][:, None])
 
     def results(self) -> list[list[Hypothesis]]:
         lp_exp = self.config.length_penalty
         out: list[list[Hypothesis]] = []
-        for per_input in self.finished:
+        for per_input in self.finished_lists():
             hyps: list[Hypothesis] = []
             for g, group in enumerate(per_input):
                 ranked = sorted(group, key=lambda h: -h[3] / len(h[0]) ** lp_exp)
@@ -214,6 +224,8 @@ def diverse_beam_search(
     prompts: list[list[int]],
     config: GenerationConfig | None = None,
     constraint: TokenConstraint | None = None,
+    *,
+    sync_every: int | None = None,
 ) -> list[list[Hypothesis]]:
     """Run diverse beam search for a batch of prompts (from ``Backbone.prompt_ids``).
 
@@ -222,6 +234,8 @@ def diverse_beam_search(
         prompts: tokenized model inputs, one per text.
         config: search settings (default: the paper's 60 groups of width 1).
         constraint: optional per-beam whitelist of next tokens (see :data:`TokenConstraint`).
+        sync_every: steps between check steps (see the module docstring; default 1 on a CPU,
+            :data:`CUDA_SYNC_EVERY` elsewhere). It never changes which hypotheses are found.
 
     Returns:
         For each prompt, up to G*B hypotheses ordered by group, then rank within the group.
@@ -229,6 +243,10 @@ def diverse_beam_search(
     config = config or GenerationConfig()
     if not prompts:
         return []
+    if sync_every is None:
+        sync_every = 1 if backbone.device.type == "cpu" else CUDA_SYNC_EVERY
+    if sync_every < 1:
+        raise ValueError(f"sync_every must be >= 1, got {sync_every}")
     search = _Search(backbone, len(prompts), config, constraint)
     state = backbone.prefill(prompts)
     state.select(torch.arange(len(prompts), device=backbone.device).repeat_interleave(config.beams))
@@ -239,6 +257,8 @@ def diverse_beam_search(
             if step == config.max_length - 1:
                 search.close_unfinished()
                 break
-            if bool(search.done.all()) or not search.update_state(state, new_tokens, parents):
+            check = (step + 1) % sync_every == 0
+            if check and bool(search.done.all()):
                 break
+            search.update_state(state, new_tokens, parents, check)
     return search.results()

@@ -214,8 +214,10 @@ class FactCC:
 
     # ----- identity ------------------------------------------------------------------------
     def models(self) -> dict:
+        from quals.models.quantize import dtype_name
+
         return {"classifier": {"model": self.model_id, "weights": self.fingerprint,
-                               "dtype": str(self.model.dtype).replace("torch.", ""),
+                               "dtype": dtype_name(self.model),
                                "consistent_label": self.label,
                                # string keys, as JSON writes them: the resume check compares this with the sidecar
                                "labels": {str(k): v for k, v in self.id2label.items()}}}

@@ -281,7 +281,9 @@ def load_answerer(model: str, config: QagsConfig, *, device: str = "auto", dtype
 
 
 def _dtype(model) -> str:
-    return str(model.dtype).replace("torch.", "")
+    from quals.models.quantize import dtype_name
+
+    return dtype_name(model)
 
 
 def _clean(generated: list[list[GeneratedQuestion]], min_words: int) -> list[QuestionCandidate]:

@@ -129,13 +129,19 @@ class QUALS:
                 found[summary] = hyps
         return [found[summary] for summary in summaries]
 
-    def _score_generated(self, documents, summaries, generated) -> list[QualsExample]:
+    def kept_pairs(self, summaries: Sequence[str],
+                   generated: Sequence[Sequence[QAHypothesis]]) -> list[list[tuple[QAHypothesis, int]]]:
+        """The filter: for each summary, the kept hypotheses and the filter round that kept each."""
         kept: list[list[tuple[QAHypothesis, int]]] = []
         allowed = self._allowed_answers(summaries)
         for summary, hyps, answers in zip(summaries, generated, allowed, strict=True):
             candidates = [Candidate(h.question, h.answer, h.hypothesis.beam_score_sum) for h in hyps]
             kept.append([(hyps[i], r) for i, r in select_pairs_with_rounds(candidates, summary, self.config.max_pairs,
                                                                            answers)])
+        return kept
+
+    def _score_generated(self, documents, summaries, generated) -> list[QualsExample]:
+        kept = self.kept_pairs(summaries, generated)
         contexts, qa_lists, owners = [], [], []
         for i, pairs in enumerate(kept):
             if not pairs:

@@ -57,6 +57,15 @@ class DecodeState:
                 setattr(self, name, value.index_select(0, rows))
 
 
+def causal_mask(mask: torch.Tensor, new_tokens: int) -> torch.Tensor:
+    """(rows, 1, new_tokens, L) boolean attention mask of the last ``new_tokens`` positions of a
+    (rows, L) padding mask: each attends to the real positions up to itself."""
+    length = mask.shape[1]
+    keys = torch.arange(length, device=mask.device)
+    queries = length - new_tokens + torch.arange(new_tokens, device=mask.device)
+    return mask.bool()[:, None, None, :] & (keys[None, :] <= queries[:, None])[None, None]
+
+
 def eos_token_id(tokenizer, model, model_id: str) -> int:
     """The end-of-sequence id: the tokenizer's, else the model config's first one."""
     eos = tokenizer.eos_token_id
@@ -107,6 +116,10 @@ class Backbone:
         if qa_format.family != self.family:
             raise ValueError(f"QA format is for {qa_format.family} models but {model_id} is {self.family}")
         self.device = next(model.parameters()).device
+        # transformers turns a 2D mask into attention masks on every call and, for one new token,
+        # first asks whether the mask has any padding: a read-back that stalls a GPU every
+        # decoding step. Off the CPU the 4D mask is built here instead and passed as it is.
+        self.prebuilt_masks = self.device.type != "cpu"
         self.eos_token_id = self._eos_token_id()
         self.pad_token_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else self.eos_token_id
         self._special_prefix, self._special_suffix = special_wrapping(tokenizer)
@@ -248,8 +261,8 @@ class Backbone:
         rows, length = tokens.shape
         mask = torch.cat([state.attention_mask, torch.ones((rows, length), dtype=torch.long, device=self.device)], 1)
         positions = state.next_position[:, None] + torch.arange(length, device=self.device)[None, :]
-        out = self.model(input_ids=tokens, attention_mask=mask, position_ids=positions,
-                         use_cache=True, **{self._cache_kw: state.cache})
+        out = self.model(input_ids=tokens, attention_mask=causal_mask(mask, length) if self.prebuilt_masks else mask,
+                         position_ids=positions, use_cache=True, **{self._cache_kw: state.cache})
         state.attention_mask = mask
         state.next_position = state.next_position + length
         state.next_logprobs = out.logits[:, -1].float().log_softmax(-1)

@@ -1,9 +1,11 @@
 """Batched teacher-forced log-probs of token sequences given contexts.
 
-Each context (or window of it) is encoded once per batch and its state is shared by all of its
-sequences: the encoder output for seq2seq, the prompt's KV cache for decoder-only models.
-Sequences are right-padded to the longest in their batch, and batches are formed from similar
-prompt lengths to keep padding small.
+Each context (or window of it) is encoded once and shared by all of its sequences. For seq2seq
+models the encoder output is computed once per batch and its rows are shared by the sequences,
+which are right-padded to the longest in their batch; batches are formed from similar prompt
+lengths to keep padding small. For decoder-only models a context's sequences are packed after a
+single copy of the prompt in one row (:mod:`quals.models.packing`): no KV cache is copied per
+sequence, and rows of similar packed length share a forward pass.
 """
 
 from __future__ import annotations
@@ -14,10 +16,16 @@ from dataclasses import dataclass
 import torch
 
 from quals.models.backbone import Backbone
+from quals.models.packing import pack_row, score_packed
 from quals.models.windows import resolve_overlap, split_windows
 from quals.types import ContextScores, WindowedLogprobs
 
 _LOGSOFTMAX_ROWS = 8  # rows per float32 log-softmax chunk: bounds memory at rows*len*vocab*4 bytes
+#: A packed forward pass holds at most ``batch_size`` sequences and ``batch_size * this`` padded
+#: positions. On a CPU, rows gain nothing from sharing a pass (the matrix products of one
+#: document row are already large) and padding costs, so 64 sequences allow 1024 positions: a
+#: document row alone, or about three summary rows.
+PACKED_POSITIONS_PER_SEQUENCE = 16
 
 
 @dataclass
@@ -43,13 +51,18 @@ def _plan_jobs(backbone: Backbone, contexts: Sequence[list[int]], sequences: Seq
     return jobs, spans
 
 
-def _batches(jobs: list[_Job], batch_size: int) -> list[list[_Job]]:
-    ordered = sorted(jobs, key=lambda job: len(job.prompt))
+def _batches(jobs: list[_Job], batch_size: int, length=None, max_positions: int | None = None) -> list[list[_Job]]:
+    """Jobs in order of ``length`` (default: prompt length), cut into batches of at most
+    ``batch_size`` sequences and, when given, ``max_positions`` padded positions (a batch's size
+    times its longest ``length``; a job longer than that goes alone)."""
+    length = length or (lambda job: len(job.prompt))
+    ordered = sorted(jobs, key=length)
     batches: list[list[_Job]] = []
     current: list[_Job] = []
     rows = 0
     for job in ordered:
-        if current and rows + len(job.sequence_indices) > batch_size:
+        over_positions = max_positions is not None and (len(current) + 1) * length(job) > max_positions
+        if current and (rows + len(job.sequence_indices) > batch_size or over_positions):
             batches.append(current)
             current, rows = [], 0
         current.append(job)
@@ -57,6 +70,15 @@ def _batches(jobs: list[_Job], batch_size: int) -> list[list[_Job]]:
     if current:
         batches.append(current)
     return batches
+
+
+def _packed_length(job: _Job, sequences) -> int:
+    return len(job.prompt) + sum(len(sequences[job.context][i]) - 1 for i in job.sequence_indices)
+
+
+def _score_batch_packed(backbone: Backbone, batch: list[_Job], sequences) -> list[list[float]]:
+    rows = [pack_row(job.prompt, [sequences[job.context][i] for i in job.sequence_indices]) for job in batch]
+    return [values for per_row in score_packed(backbone, rows) for values in per_row]
 
 
 def _score_batch(backbone: Backbone, batch: list[_Job], sequences) -> list[list[float]]:
@@ -114,8 +136,14 @@ def score_sequences(
     results: list[list[list[tuple[float, ...] | None]]] = [
         [[None] * len(spans[c]) for _ in sequences[c]] for c in range(len(contexts))
     ]
-    for batch in _batches(jobs, max(1, batch_size)):
-        values = iter(_score_batch(backbone, batch, sequences))
+    if backbone.family == "causal":
+        batches = _batches(jobs, max(1, batch_size), lambda job: _packed_length(job, sequences),
+                           max(1, batch_size) * PACKED_POSITIONS_PER_SEQUENCE)
+        score_batch = _score_batch_packed
+    else:
+        batches, score_batch = _batches(jobs, max(1, batch_size)), _score_batch
+    for batch in batches:
+        values = iter(score_batch(backbone, batch, sequences))
         for job in batch:
             for i in job.sequence_indices:
                 results[job.context][i][job.window] = tuple(next(values))

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from quals.models.device import resolve_device, resolve_dtype
 from quals.models.fingerprint import directory_fingerprint
+from quals.models.quantize import INT8, quantize_linear_int8
 from quals.models.packaged import (
     PACKAGED_ADAPTERS,
     is_packaged,
@@ -262,7 +263,9 @@ def load_model(model: str, *, device: str | None = "auto", dtype: str | None = "
 
     Args:
         device: ``auto``, ``cpu``, ``cuda[:N]`` or ``mps``; None keeps the CPU (a Trainer places it).
-        dtype: ``auto``, ``float32``, ``bfloat16`` or ``float16``; None keeps transformers' default.
+        dtype: ``auto``, ``float32``, ``bfloat16``, ``float16``, or ``int8`` (CPU only: float32
+            weights, then the linear layers dynamically quantised, see :mod:`quals.models.quantize`);
+            None keeps transformers' default.
         trainable_adapter: keep an adapter as a trainable ``PeftModel`` instead of merging it.
         allow_adapter: False refuses adapters (training a new adapter starts from a plain model).
         head: ``lm``, ``question-answering`` or ``sequence-classification`` (see :func:`load_pretrained`).
@@ -274,7 +277,12 @@ def load_model(model: str, *, device: str | None = "auto", dtype: str | None = "
     from transformers import AutoTokenizer
 
     torch_device = resolve_device(device) if device is not None else None
-    torch_dtype = resolve_dtype(dtype, torch_device or resolve_device("cpu")) if dtype is not None else None
+    int8 = dtype == INT8
+    if int8 and (torch_device is None or torch_device.type != "cpu"):
+        raise ValueError(f"dtype int8 (dynamic quantisation) runs on the CPU only; got device {device!r}: "
+                         f"use --device cpu")
+    torch_dtype = resolve_dtype("float32" if int8 else dtype,
+                                torch_device or resolve_device("cpu")) if dtype is not None else None
     adapter_dir = adapter_directory(model)
     if adapter_dir is not None and not allow_adapter:
         raise ValueError(f"{model} is a LoRA adapter; train from its base model instead")
@@ -290,6 +298,10 @@ def load_model(model: str, *, device: str | None = "auto", dtype: str | None = "
     if torch_device is not None:
         network.to(torch_device)
     network.eval()
+    if int8:
+        if trainable_adapter:
+            raise ValueError("an int8 (dynamically quantised) model cannot be trained")
+        network = quantize_linear_int8(network)
     tokenizer = AutoTokenizer.from_pretrained(adapter_dir if _has_tokenizer(adapter_dir) else source,
                                               trust_remote_code=False)
     own_directory = adapter_dir if adapter_dir is not None else (
