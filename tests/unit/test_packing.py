@@ -80,3 +80,18 @@ def test_batches_respect_the_position_budget():
     assert [[len(j.prompt) for j in b] for b in batches] == [[10, 20], [30], [50]]  # sorted; 2 x 20 <= 60 < 3 x 30
     alone = _batches(jobs, batch_size=64, length=lambda job: len(job.prompt), max_positions=5)
     assert [len(b) for b in alone] == [1, 1, 1, 1]  # a job over the budget still runs, alone
+
+
+def test_packed_rows_equal_the_reference_in_float64(tiny_dirs):
+    """Without float32 rounding the packed forward (block mask, restarted positions, shifted
+    predictors) is the plain forward to 1e-10: any real layout bug moves values by far more."""
+    from quals.models import load_backbone
+
+    backbone = load_backbone(str(tiny_dirs["llama"]), device="cpu", dtype="float64")
+    assert backbone.model.dtype == torch.float64
+    prompts = [backbone.prompt_ids(backbone.tokenize(t)) for t in TEXTS]
+    seqs = _seqs(backbone)
+    scored = score_packed(backbone, [pack_row(p, seqs) for p in prompts])
+    for prompt, per_sequence in zip(prompts, scored, strict=True):
+        for seq, values in zip(seqs, per_sequence, strict=True):
+            assert values == pytest.approx(reference.sequence_logprobs(backbone, prompt, seq), abs=1e-10)

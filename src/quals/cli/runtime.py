@@ -19,8 +19,9 @@ from __future__ import annotations
 import argparse
 import re
 
-DTYPES = ("auto", "float32", "bfloat16", "float16", "int8")
-_DTYPE_ALIASES = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}  # spellings the loaders accepted
+DTYPES = ("auto", "float32", "bfloat16", "float16", "int8", "float64")
+# spellings the loaders accept
+_DTYPE_ALIASES = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16", "fp64": "float64"}
 _DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 # What one forward pass holds, per kind of command (the --batch-size help of each).
 SCORING_BATCH = ("QA-pair sequences of QUALS (each scored under the document and under the summary); "
@@ -96,7 +97,8 @@ def add_runtime_flags(parser: argparse.ArgumentParser, *, batch: str, batch_size
     precision = ("Mixed precision: auto (bf16 on GPUs that support it, else none), bfloat16, float32 (none); "
                  "float16 is refused" if training else
                  "Dtype the model computes in: auto (bfloat16 on CUDA GPUs that support it, else float32), "
-                 "float32, bfloat16, float16, or int8 (CPU only: linear layers dynamically quantised; opt-in)")
+                 "float32, bfloat16, float16, int8 (CPU only: linear layers dynamically quantised; opt-in), or float64 "
+                 "(slow: for checking results without float32 rounding, docs/benchmarks.md)")
     group.add_argument("--dtype", type=dtype_value, default="auto", metavar="{" + ",".join(DTYPES) + "}",
                        help=f"{precision} (default: auto).")
     group.add_argument("--batch-size", type=_positive_int, metavar="N",

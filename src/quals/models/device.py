@@ -11,6 +11,10 @@ _DTYPES = {
     "bf16": torch.bfloat16,
     "float16": torch.float16,
     "fp16": torch.float16,
+    # For checking that two implementations compute the same thing: fp32 rounding differences
+    # (about 3e-5 per token in a 30-layer model) shrink below 1e-9, while a real change does not.
+    "float64": torch.float64,
+    "fp64": torch.float64,
 }
 
 

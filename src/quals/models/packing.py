@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import torch
 
-_LOGSOFTMAX_ROWS = 8  # rows per float32 log-softmax chunk: bounds memory at rows*len*vocab*4 bytes
+_LOGSOFTMAX_ROWS = 8  # rows per log-softmax chunk (float32 or wider): bounds memory at rows*len*vocab*4 bytes
 
 
 @dataclass(frozen=True)
@@ -118,7 +118,10 @@ def score_packed(backbone, rows: Sequence[PackedRow]) -> list[list[list[float]]]
                             position_ids=positions.to(device), use_cache=False, logits_to_keep=keep).logits
     out: list[list[list[float]]] = []
     for start in range(0, n, _LOGSOFTMAX_ROWS):
-        chunk = logits[start:start + _LOGSOFTMAX_ROWS].float().log_softmax(-1)
+        # At least float32 (bf16/fp16 logits are widened); float64 stays float64, so a float64 run
+        # checks the packing against a plain forward without float32 rounding in the way.
+        chunk = logits[start:start + _LOGSOFTMAX_ROWS]
+        chunk = chunk.to(torch.promote_types(chunk.dtype, torch.float32)).log_softmax(-1)
         for r in range(start, min(start + _LOGSOFTMAX_ROWS, n)):
             row = rows[r]
             shift = keep - len(row.tokens)  # input index i sits at kept position i + shift
