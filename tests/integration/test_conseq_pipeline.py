@@ -261,6 +261,27 @@ def test_candidates_sharded_over_two_processes_match_one(tiny_dirs, tmp_path):
     assert json.loads((tmp_path / "sharded.jsonl.run.json").read_text())["merged_from"] == 2
 
 
+def test_training_runs_data_parallel_over_two_processes(tiny_dirs, tmp_path):
+    """The training stages (MLE here; ConSeq fine-tuning uses the same Trainer run) under torchrun
+    with two CPU processes (gloo): each step takes a batch per process, one process saves."""
+    train = _write(tmp_path / "train.jsonl", TRAIN)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr",
+                "127.0.0.1", "--master_port", str(port)]
+    out = tmp_path / "mle"
+    result = subprocess.run([*launcher, "-m", "quals", "train-summarizer", str(train), "-o", str(out), "--model",
+                             str(tiny_dirs["llama"]), "--lora", "--max-steps", "2", *TRAIN_FAST, *QUIET,
+                             "--device", "cpu"], env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    info = json.loads((out / "quals_summarizer.json").read_text())
+    assert info["world_size"] == 2 and info["result"]["global_step"] == 2
+    assert info["result"]["metrics"]["epoch"] == 1.0  # 2 steps x 2 processes x 2 rows = the 8 rows once
+    assert (out / "adapter_model.safetensors").is_file()
+
+
 def test_help_renders_without_torch():
     code = ("import sys\nfrom quals.cli.main import main\n"
             "for argv in (['summarize'], ['train-summarizer'], ['conseq', 'candidates'], ['conseq', 'select'],"

@@ -231,4 +231,5 @@ def train_factcc(config: FactccTrainingConfig, *, use_cpu: bool = False, dtype: 
                       "labels_train": dict(Counter(r["label"] for r in train_records)),
                       "transformations_train": dict(Counter(r.get("transformation") for r in train_records)),
                       "eval_metrics": metrics, "versions": runs.versions()})
+    runs.close_processes()
     return result

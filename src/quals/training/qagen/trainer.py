@@ -295,6 +295,7 @@ def train_qagen(config: QAGenTrainingConfig, *, use_cpu: bool = False) -> QAGenT
     info = _run_info(config, trainable, trainer, data, train_loss=outcome.training_loss, eval_loss=eval_loss,
                      seconds=seconds, resumed_from=last)
     _save_result(run, trainer, trainable, config, info)
+    runs.close_processes()
     return QAGenTrainingResult(
         output_dir=str(config.output_dir), lora=trainable.lora, global_step=trainer.state.global_step,
         train_loss=outcome.training_loss, eval_loss=eval_loss, train_seconds=seconds,

@@ -126,6 +126,7 @@ def train_and_save(trainer, summarizer: Summarizer, base: str, run: runs.RunDire
         if lora:
             info.update(base_model=base, base_fingerprint=plain_fingerprint(base))
         run.complete(info, keep_checkpoints=keep_checkpoints)
+    runs.close_processes()
     return result
 
 
