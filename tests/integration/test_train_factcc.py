@@ -119,3 +119,18 @@ def test_modules_to_save_train_in_full_and_load_with_the_adapter(tmp_path, claim
     scorer = FactCC(str(tmp_path / "out"), device="cpu", dtype="float32")
     trained = scorer.model.bert.pooler.dense.weight
     assert not torch.allclose(trained, base)  # the scorer reads the trained pooler, not the base's
+
+
+def test_nli_pairs_are_read_as_claims(tmp_path):
+    path = tmp_path / "nli.jsonl"
+    path.write_text("\n" + json.dumps({"id": "m-1", "premise": "A man sleeps.", "hypothesis": "A man rests.",
+                                       "label": "entailment", "entailed": 1}) + "\n"
+                    + json.dumps({"id": "m-2", "premise": "A man sleeps.", "hypothesis": "A man runs.",
+                                  "label": "not_entailment", "entailed": 0}) + "\n")
+    records = read_claims(path, None, 0)
+    assert [(r["document"], r["claim"], r["label"], r["id"]) for r in records] == [
+        ("A man sleeps.", "A man rests.", 1, "m-1"), ("A man sleeps.", "A man runs.", 0, "m-2")]
+    path.write_text(json.dumps({"premise": "p", "hypothesis": "h", "entailed": 1}) + "\n"
+                    + json.dumps({"premise": "p", "hypothesis": "h", "entailed": 2}) + "\n")
+    with pytest.raises(ValueError, match=r"nli.jsonl:2: entailed must be 0"):
+        read_claims(path, None, 0)

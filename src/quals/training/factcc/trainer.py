@@ -17,6 +17,7 @@ Example:
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -93,9 +94,15 @@ class FactccTrainingResult:
 
 
 # ----- data ----------------------------------------------------------------------------------
+# NLI pairs (``../shared/data/nli``: premise, hypothesis, entailed) are claims too: the premise is
+# the document, the hypothesis the claim, entailment the consistent label. A first training stage
+# on them teaches the alignment that the synthetic claims need (docs/factcc.md).
+NLI_FIELDS = {"premise": "document", "hypothesis": "claim", "entailed": "label"}
+
+
 def read_claims(path: str | Path, limit: int | None, seed: int) -> list[dict]:
     """The claim records of a JSONL file (a seeded subset of ``limit``), each with document,
-    claim and a 0/1 label.
+    claim and a 0/1 label; a file of NLI records (premise, hypothesis, entailed) is read as claims.
 
     Raises:
         ValueError: a line is not JSON or lacks a text field, or a label is not 0/1.
@@ -106,13 +113,28 @@ def read_claims(path: str | Path, limit: int | None, seed: int) -> list[dict]:
 
     records = []
     with open_text(path) as handle:
-        for number, record in strict_json_lines(handle, str(path), ("document", "claim"), kind=str):
-            if record.get("label") not in (0, 1):
-                raise ValueError(f"{path}:{number}: label must be 0 (inconsistent) or 1 (consistent)")
+        lines = handle.readlines()  # the records are all kept anyway
+        nli = "premise" in _json_keys(next((line for line in lines if line.strip()), ""))
+        required = ("premise", "hypothesis") if nli else ("document", "claim")
+        label = "entailed" if nli else "label"
+        for number, record in strict_json_lines(lines, str(path), required, kind=str):
+            if record.get(label) not in (0, 1):
+                raise ValueError(f"{path}:{number}: {label} must be 0 (inconsistent) or 1 (consistent)")
+            if nli:
+                record = {**{k: v for k, v in record.items() if k not in NLI_FIELDS},
+                          **{ours: record[theirs] for theirs, ours in NLI_FIELDS.items()}}
             records.append(record)
     if limit is not None and len(records) > limit:
         records = random.Random(seed).sample(records, limit)
     return records
+
+
+def _json_keys(line: str) -> set[str]:
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError:
+        return set()  # strict_json_lines reports it with its line number
+    return set(record) if isinstance(record, dict) else set()
 
 
 def best_overlap_chunk(document: list[int], claim: list[int], budget: int, overlap: int) -> tuple[int, int]:
