@@ -251,7 +251,9 @@ class FactCC:
 
     # ----- scoring -------------------------------------------------------------------------
     def _ids(self, text: str) -> list[int]:
-        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+        # verbose=False: a whole document is tokenized once to be cut into chunks that fit; the
+        # tokenizer's "longer than the maximum sequence length" warning would say otherwise.
+        return list(self.tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"])
 
     def _inputs(self, document: list[int], claims: list[list[int]]) -> tuple[list[tuple[list[int], list[int]]], int]:
         """Every (chunk, claim) input of one summary, sentence-major, and the number of chunks."""

@@ -153,7 +153,7 @@ def encode_claims(records: list[dict], tokenizer, layout: PairLayout, max_length
     features = []
     for record in records:
         claim = list(tokenizer(record["claim"], add_special_tokens=False)["input_ids"])[:cap]
-        document = list(tokenizer(record["document"], add_special_tokens=False)["input_ids"])
+        document = list(tokenizer(record["document"], add_special_tokens=False, verbose=False)["input_ids"])  # chunked
         budget = document_budget(max_length, layout.n_special, [len(claim)])
         start, end = best_overlap_chunk(document, claim, budget, overlap)
         feature = layout.build(document[start:end], claim)
