@@ -8,6 +8,10 @@ baselines' (``lexical*.jsonl``, ``likelihood*.jsonl``). Writes ``sweep.md`` (eve
 first, the decision rule's outcome, the baselines on the same rows), ``sweep.json`` and
 ``sweep.png``. With ``--confirm SETTING`` it instead reports the held-out FRANK test rows
 (``scores/frank/quals.test400.jsonl``) for that setting, the reference and the baselines.
+With ``--against OTHER_RUN`` (another QAGen's run of the same protocol) it also writes
+``against.md``: the setting the rule picks here against OTHER_RUN's paper aggregation, per dev set
+and on the criterion, with paired intervals, and the outcome of the QAGen switch rule of
+docs/agreement.md (on the dev sets; with ``--confirm``, on FRANK test).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from quals.evaluation.sweep import (
     DevSet,
     aggregation_grid,
     choose,
+    compare_runs,
     compare_with,
     sweep,
 )
@@ -111,6 +116,26 @@ def _answer_type_lines(sets: list[DevSet], bench: Path, settings, seed: int) -> 
     return lines
 
 
+def _against_lines(sets: list[DevSet], other: list[DevSet], setting, args, *, rule: bool = False) -> list[str]:
+    """This run's ``setting`` against the other run's paper aggregation (docs/agreement.md, the QAGen
+    switch: adopt unless the criterion is lower or one dev set loses more than 0.05)."""
+    c = compare_runs(sets, other, setting, PAPER_AGGREGATION, label=args.against_name, seed=args.seed)
+    lines = [f"This run at {setting.name} against {args.against_name} at {PAPER_AGGREGATION.name} "
+             "(rows both scored; difference = this run minus the other):", "",
+             "| set | rows | this run | the other | difference [paired 95% CI] |", "|---|---:|---:|---:|---|"]
+    for s in c.by_set:
+        lines.append(f"| {s.dataset} | {s.n} | {s.setting_statistic:.3f} | {s.metric_statistic:.3f} | "
+                     f"{s.difference:+.3f} [{s.interval[0]:+.2f}, {s.interval[1]:+.2f}] |")
+    lines.append(f"| criterion (mean) | | | | {c.difference:+.3f} [{c.interval[0]:+.2f}, {c.interval[1]:+.2f}] |")
+    if rule:
+        worst = min(c.by_set, key=lambda s: s.difference)
+        adopt = c.difference >= 0 and worst.difference >= -0.05
+        why = (f"criterion difference {c.difference:+.3f}; largest loss on one set {worst.difference:+.3f} "
+               f"({worst.dataset})")
+        lines += ["", f"QAGen switch rule: **{'adopt this run' if adopt else 'keep the other'}** ({why})."]
+    return lines
+
+
 def _plot(rows, path: Path) -> None:
     """Left: every setting's criterion against the paper's aggregation. Right: the token set alone
     (mean, mean, 10 pairs) per dev set, where its effects go opposite ways."""
@@ -154,6 +179,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--confirm", default=None,
                         help="Setting names, comma-separated, the chosen one first (token_set/reduction/over/cap).")
+    parser.add_argument("--against", type=Path, default=None,
+                        help="Another QAGen's run folder of the same protocol, compared at its paper aggregation.")
+    parser.add_argument("--against-name", default="the other run")
     parser.add_argument("-o", "--output", type=Path, required=True)
     args = parser.parse_args()
     args.output.mkdir(parents=True, exist_ok=True)
@@ -171,6 +199,8 @@ def main() -> None:
                          + f" | {r.difference:+.3f} [{r.interval[0]:+.2f}, {r.interval[1]:+.2f}] |")
         lines += ["", f"Baselines on the same rows (difference = {setting.name} minus the baseline):", "",
                   *_baseline_lines(args.run, sets, setting, args.seed)]
+        if args.against:
+            lines += ["", *_against_lines(sets, load_sets(args.against, args.bench, CONFIRM), setting, args)]
         (args.output / "confirm.md").write_text("\n".join(lines) + "\n")
         print("\n".join(lines))
         return
@@ -191,6 +221,10 @@ def main() -> None:
               *_answer_type_lines(sets, args.bench, list(dict.fromkeys([winner.setting, PAPER_AGGREGATION])),
                                   args.seed)]
     (args.output / "sweep.md").write_text("\n".join(lines) + "\n")
+    if args.against:
+        against = _against_lines(sets, load_sets(args.against, args.bench, DEV), winner.setting, args, rule=True)
+        (args.output / "against.md").write_text("\n".join(against) + "\n")
+        print("\n".join(against))
     (args.output / "sweep.json").write_text(json.dumps(
         {"decision": {"setting": winner.setting.name, "why": why},
          "rows": [{"setting": r.setting.name, "aggregation": asdict(r.setting.aggregation),

@@ -13,6 +13,7 @@ from quals.evaluation.sweep import (
     SweepRow,
     aggregation_grid,
     choose,
+    compare_runs,
     compare_with,
     rank_correlation,
     sweep,
@@ -91,3 +92,24 @@ def test_compare_with_a_baseline_on_shared_rows():
     perfect["r0"] = None  # not scored by the baseline: left out
     c = compare_with(dev, Setting(AggregationConfig(token_set="question"), 10), "oracle", perfect, n_resamples=200)
     assert c.n == 39 and c.metric_statistic == pytest.approx(1.0) and c.difference < 0 and c.interval[1] < 0
+
+
+def test_compare_runs_pairs_rows_by_id_and_averages_the_sets():
+    rng = np.random.default_rng(2)
+    ours, theirs = [], []
+    for name in ("a", "b"):
+        records, human = _records(50, rng)
+        ours.append(DevSet(name, records, human))
+        theirs.append(DevSet(name, tuple(reversed(records[5:])), human))  # other order, 5 rows fewer
+    answer = Setting(AggregationConfig(token_set="answer"), 10)
+    same = compare_runs(ours, theirs, answer, answer, n_resamples=200)
+    assert [c.n for c in same.by_set] == [45, 45]
+    assert same.difference == pytest.approx(0.0) and same.interval == pytest.approx((0.0, 0.0))
+    better = compare_runs(ours, theirs, answer, PAPER_AGGREGATION, n_resamples=200)
+    per_set = [c.difference for c in better.by_set]
+    assert better.difference == pytest.approx(np.mean(per_set)) and min(per_set) > 0
+    assert better.interval[0] > 0  # answer tokens carry the truth here; all tokens are noisier
+    worse = compare_runs(ours, theirs, PAPER_AGGREGATION, answer, n_resamples=200)
+    assert worse.difference == pytest.approx(-better.difference) and worse.interval[1] < 0
+    with pytest.raises(ValueError, match="no dev set"):
+        compare_runs(ours, theirs[:1], answer)

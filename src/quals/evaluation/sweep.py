@@ -200,13 +200,12 @@ class Comparison:
     interval: tuple[float, float]
 
 
-def compare_with(dev: DevSet, setting: Setting, metric: str, values: dict[str, float | None], *, seed: int = 0,
-                 n_resamples: int = 1000) -> Comparison:
-    """The setting's statistic minus another metric's (e.g. ROUGE-2 precision) on the rows both
-    scored, with a paired bootstrap 95% interval."""
+def _paired(dev: DevSet, setting: Setting, values: dict[str, float | None], seed: int, n_resamples: int
+            ) -> tuple[int, float, float, np.ndarray]:
+    """Rows, the setting's and the other values' statistic, and the bootstrap differences."""
     records = [r for r in dev.scored() if values.get(r["id"]) is not None]
     if len(records) < 3:
-        raise ValueError(f"{dev.name}: {len(records)} rows scored by both QUALS and {metric}")
+        raise ValueError(f"{dev.name}: {len(records)} rows scored by both")
     ids = [r["id"] for r in records]
     ours = values_under(records, setting)
     theirs = np.array([values[i] for i in ids], dtype=float)
@@ -216,7 +215,44 @@ def compare_with(dev: DevSet, setting: Setting, metric: str, values: dict[str, f
     g = None if groups is None else groups[index]
     a = rank_correlation(ours[index], human[index], g)
     b = rank_correlation(theirs[index], human[index], g)
-    diff = (a - b)[1:]
+    return len(ids), float(a[0]), float(b[0]), (a - b)[1:]
+
+
+def compare_with(dev: DevSet, setting: Setting, metric: str, values: dict[str, float | None], *, seed: int = 0,
+                 n_resamples: int = 1000) -> Comparison:
+    """The setting's statistic minus another metric's (e.g. ROUGE-2 precision) on the rows both
+    scored, with a paired bootstrap 95% interval."""
+    n, a, b, diff = _paired(dev, setting, values, seed, n_resamples)
     low, high = np.nanpercentile(diff, [2.5, 97.5])
-    return Comparison(metric, dev.name, len(ids), float(a[0]), float(b[0]), float(a[0] - b[0]),
-                      (float(low), float(high)))
+    return Comparison(metric, dev.name, n, a, b, a - b, (float(low), float(high)))
+
+
+@dataclass(frozen=True)
+class RunComparison:
+    """One scoring run's setting against another run's (another QAGen), on the rows both scored."""
+
+    by_set: list[Comparison]
+    difference: float  # mean over the dev sets of the per-set differences (the criterion's)
+    interval: tuple[float, float]  # paired bootstrap 95% CI of that mean
+
+
+def compare_runs(ours: Sequence[DevSet], theirs: Sequence[DevSet], setting: Setting,
+                 their_setting: Setting = PAPER_AGGREGATION, *, label: str = "other run", seed: int = 0,
+                 n_resamples: int = 1000) -> RunComparison:
+    """``setting`` on ``ours`` minus ``their_setting`` on ``theirs``, dev set by dev set (matched by
+    name, rows by id), and the criterion's difference with an interval from the same resamples."""
+    by_name = {dev.name: dev for dev in theirs}
+    missing = [dev.name for dev in ours if dev.name not in by_name]
+    if missing:
+        raise ValueError(f"the other run has no dev set {missing}")
+    rows, diffs = [], []
+    for k, dev in enumerate(ours):
+        other = {r["id"]: s for r, s in zip(by_name[dev.name].scored(),
+                                            values_under(by_name[dev.name].scored(), their_setting), strict=True)}
+        n, a, b, diff = _paired(dev, setting, other, seed + k, n_resamples)
+        low, high = np.nanpercentile(diff, [2.5, 97.5])
+        rows.append(Comparison(label, dev.name, n, a, b, a - b, (float(low), float(high))))
+        diffs.append(diff)
+    mean = np.mean(diffs, axis=0)
+    low, high = np.nanpercentile(mean, [2.5, 97.5])
+    return RunComparison(rows, float(np.mean([c.difference for c in rows])), (float(low), float(high)))
