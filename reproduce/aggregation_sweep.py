@@ -25,12 +25,14 @@ from quals.data.benchmarks import benchmark_files, read_benchmark
 from quals.evaluation.metaeval import read_values
 from quals.evaluation.sweep import (
     PAPER_AGGREGATION,
+    SWITCH_RULES,
     DevSet,
     aggregation_grid,
     choose,
     compare_runs,
     compare_with,
     sweep,
+    switch,
 )
 
 DEV = {  # dataset -> (score file under scores/<dataset>/, split, partial by system)
@@ -117,8 +119,8 @@ def _answer_type_lines(sets: list[DevSet], bench: Path, settings, seed: int) -> 
 
 
 def _against_lines(sets: list[DevSet], other: list[DevSet], setting, args, *, rule: bool = False) -> list[str]:
-    """This run's ``setting`` against the other run's paper aggregation (docs/agreement.md, the QAGen
-    switch: adopt unless the criterion is lower or one dev set loses more than 0.05)."""
+    """This run's ``setting`` against the other run's paper aggregation, and with ``rule`` the outcome
+    of the switch rule ``args.switch`` (docs/agreement.md; ``quals.evaluation.sweep.switch``)."""
     c = compare_runs(sets, other, setting, PAPER_AGGREGATION, label=args.against_name, seed=args.seed)
     lines = [f"This run at {setting.name} against {args.against_name} at {PAPER_AGGREGATION.name} "
              "(rows both scored; difference = this run minus the other):", "",
@@ -128,11 +130,9 @@ def _against_lines(sets: list[DevSet], other: list[DevSet], setting, args, *, ru
                      f"{s.difference:+.3f} [{s.interval[0]:+.2f}, {s.interval[1]:+.2f}] |")
     lines.append(f"| criterion (mean) | | | | {c.difference:+.3f} [{c.interval[0]:+.2f}, {c.interval[1]:+.2f}] |")
     if rule:
-        worst = min(c.by_set, key=lambda s: s.difference)
-        adopt = c.difference >= 0 and worst.difference >= -0.05
-        why = (f"criterion difference {c.difference:+.3f}; largest loss on one set {worst.difference:+.3f} "
-               f"({worst.dataset})")
-        lines += ["", f"QAGen switch rule: **{'adopt this run' if adopt else 'keep the other'}** ({why})."]
+        adopt, why = switch(c, args.switch)
+        lines += ["", f"{args.switch.capitalize()} switch rule: **{'adopt this run' if adopt else 'keep the other'}**"
+                  f" ({why})."]
     return lines
 
 
@@ -182,10 +182,15 @@ def main() -> None:
     parser.add_argument("--against", type=Path, default=None,
                         help="Another QAGen's run folder of the same protocol, compared at its paper aggregation.")
     parser.add_argument("--against-name", default="the other run")
+    parser.add_argument("--switch", choices=SWITCH_RULES, default="qagen",
+                        help="Rule for --against: qagen (adopt unless worse) or generation (adopt only if the "
+                             "paired interval lies above 0).")
+    parser.add_argument("--caps", default="5,10", help="Pair caps of the grid, comma-separated (at most the "
+                        "scored --max-pairs).")
     parser.add_argument("-o", "--output", type=Path, required=True)
     args = parser.parse_args()
     args.output.mkdir(parents=True, exist_ok=True)
-    grid = aggregation_grid()
+    grid = aggregation_grid(caps=[int(c) for c in args.caps.split(',')])
     if args.confirm:
         by_name = {s.name: s for s in grid}
         chosen = [by_name[name] for name in args.confirm.split(",")]

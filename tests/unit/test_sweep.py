@@ -10,6 +10,8 @@ from quals.evaluation.sweep import (
     PAPER_AGGREGATION,
     DevSet,
     Setting,
+    Comparison,
+    RunComparison,
     SweepRow,
     aggregation_grid,
     choose,
@@ -17,6 +19,7 @@ from quals.evaluation.sweep import (
     compare_with,
     rank_correlation,
     sweep,
+    switch,
 )
 from quals.metrics.aggregation import AggregationConfig
 
@@ -113,3 +116,23 @@ def test_compare_runs_pairs_rows_by_id_and_averages_the_sets():
     assert worse.difference == pytest.approx(-better.difference) and worse.interval[1] < 0
     with pytest.raises(ValueError, match="no dev set"):
         compare_runs(ours, theirs[:1], answer)
+
+
+def _run(difference: float, interval: tuple[float, float], *per_set: float) -> RunComparison:
+    by_set = [Comparison("other", f"s{k}", 10, 0.5 + d, 0.5, d, (d - 0.1, d + 0.1)) for k, d in enumerate(per_set)]
+    return RunComparison(by_set, difference, interval)
+
+
+def test_switch_rules_differ_only_in_whether_the_interval_must_lie_above_zero():
+    level = _run(0.01, (-0.02, 0.04), 0.0, 0.02)
+    assert switch(level, "qagen")[0] and not switch(level, "generation")[0]
+    clear = _run(0.03, (0.01, 0.05), 0.02, 0.04)
+    assert switch(clear, "qagen")[0] and switch(clear, "generation")[0]
+    worse = _run(-0.01, (-0.04, 0.02), -0.03, 0.01)
+    assert not switch(worse, "qagen")[0] and not switch(worse, "generation")[0]
+    lossy = _run(0.05, (0.01, 0.09), -0.06, 0.16)  # better on average, but one set loses more than 0.05
+    adopt, why = switch(lossy, "generation")
+    assert not adopt and "-0.060 (s0)" in why
+    assert not switch(lossy, "qagen")[0]
+    with pytest.raises(ValueError, match="rule"):
+        switch(clear, "paper")

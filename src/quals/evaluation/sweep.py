@@ -256,3 +256,24 @@ def compare_runs(ours: Sequence[DevSet], theirs: Sequence[DevSet], setting: Sett
     mean = np.mean(diffs, axis=0)
     low, high = np.nanpercentile(mean, [2.5, 97.5])
     return RunComparison(rows, float(np.mean([c.difference for c in rows])), (float(low), float(high)))
+
+
+SWITCH_RULES = ("qagen", "generation")
+
+
+def switch(comparison: RunComparison, rule: str = "qagen", *, max_set_loss: float = 0.05) -> tuple[bool, str]:
+    """The pre-registered run-against-run rules of docs/agreement.md: whether this run replaces the
+    other, and why. ``qagen`` (the same method on more data): adopt unless the criterion difference
+    is below 0. ``generation`` (a setting that costs every user more time): adopt only if the
+    difference's paired interval lies above 0. Both refuse a run that loses more than
+    ``max_set_loss`` on any one dev set."""
+    if rule not in SWITCH_RULES:
+        raise ValueError(f"rule must be one of {SWITCH_RULES}, got {rule!r}")
+    worst = min(comparison.by_set, key=lambda c: c.difference)
+    low, high = comparison.interval
+    why = (f"criterion difference {comparison.difference:+.3f} [{low:+.3f}, {high:+.3f}]; largest loss on one "
+           f"set {worst.difference:+.3f} ({worst.dataset})")
+    if worst.difference < -max_set_loss:
+        return False, why
+    gained = low > 0 if rule == "generation" else comparison.difference >= 0
+    return gained, why
