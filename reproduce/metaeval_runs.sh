@@ -16,6 +16,9 @@
 #                                           # confirmation on FRANK test
 #   reproduce/metaeval_runs.sh factcc       # the FactCC-style classifier ($FACTCC) on full QAGS-C and QAGS-X
 #                                           # and FRANK 400 test + 200 valid, the rows of the study
+#   reproduce/metaeval_runs.sh qags-trained # QAGS with its trained components (its default, docs/qags.md) on
+#                                           # full QAGS-C and QAGS-X, then FRANK test 400; QAGS_SETS=... or
+#                                           # FRANK=0 to split the work over two processes
 #   reproduce/metaeval_runs.sh report       # all tables, once the runs above are complete
 set -euo pipefail
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} MKL_NUM_THREADS=${MKL_NUM_THREADS:-1}
@@ -29,7 +32,7 @@ QS="--num-groups 10 --answer-constraint summary_span --model $BACKBONE"
 QA="--num-groups 10 --answer-constraint summary_span --model $QAGEN"
 BASE="overlap,rouge1,rouge2,rougeL,loglik,pmi"
 L="--limit test=400,valid=200 --no-progress"
-QAGS_SETS="$B/qags_cnndm.jsonl $B/qags_xsum.jsonl"
+QAGS_SETS=${QAGS_SETS:-"$B/qags_cnndm.jsonl $B/qags_xsum.jsonl"}
 case "${1:-}" in
   qags-quals) $Q meta-eval $QAGS_SETS -o "$OUT/g10" --metrics quals $QS $L ;;
   qags-base)  $Q meta-eval $QAGS_SETS -o "$OUT/g10" --metrics "$BASE" --model $BACKBONE $L
@@ -71,5 +74,10 @@ case "${1:-}" in
               $Q meta-eval $QAGS_SETS -o "$OUT/gemma" --metrics quals $G $L
               .venv/bin/python reproduce/metaeval_sweep.py "smollm2=$OUT/adapter" "gemma=$OUT/gemma" "untrained=$OUT/g10" \
                   --bench "$B" -o "$OUT/backbones.md" ;;
-  *) echo "usage: $0 qags-quals|qags-base|frank|sweep|adapter|backbones|study|factcc|report" >&2; exit 2 ;;
+  qags-trained) # No --model: QAGS reads packaged:smollm2-135m-qags-qg and -qags-qa.
+              T="--metrics qags --no-progress"
+              [ "$QAGS_SETS" = none ] || $Q meta-eval $QAGS_SETS -o "$OUT/qags-trained" $T
+              [ "${FRANK:-1}" = 0 ] || $Q meta-eval "$B/frank.jsonl.gz" -o "$OUT/qags-trained" $T $L \
+                  --scorer-limit qags.valid=0 ;;
+  *) echo "usage: $0 qags-quals|qags-base|frank|sweep|adapter|backbones|study|factcc|qags-trained|report" >&2; exit 2 ;;
 esac
