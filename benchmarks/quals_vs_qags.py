@@ -19,10 +19,12 @@ position the network computes (rows x tokens, padding and finished rows included
 prefill, the real prompt tokens, on every model that runs (the shared backbone, and the QUALS
 QAGen / QAGS question generator / QAGS answerer when they are their own models).
 
-Models: by default one backbone (``--model``, the packaged base) does everything, so the
-comparison is of the methods on the same network. ``--quals-model`` gives QUALS its own QAGen and
-``--qg-model`` / ``--qa-model`` QAGS its trained components, the comparison of issue 19 (QUALS:
-the shipped QAGen; QAGS: the trained QG and QA adapters).
+Models: by default each metric's own trained components, as a user gets them (issue 19): QUALS the
+shipped QAGen, QAGS the shipped question generator and answerer (three LoRA adapters on the same
+base). ``--model`` instead makes one backbone do everything (QAGS prompts it), a comparison of the
+methods on the same network; ``--quals-model``, ``--qg-model`` and ``--qa-model`` replace single
+components. ``--quals-preset paper`` (default) runs QUALS as published (60 groups, no answer
+constraint), ``default`` at quals's measured default; QAGS's defaults are the authors' settings.
 
 Run: ``QUALS_CACHE_DIR=/tmp/qcache python benchmarks/quals_vs_qags.py --device cpu``.
 """
@@ -106,16 +108,21 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--n-xsum", type=int, default=20, help="First N rows of qags_xsum.jsonl (default: 20).")
     parser.add_argument("--n-cnndm", type=int, default=20, help="First N rows of qags_cnndm.jsonl (default: 20).")
     parser.add_argument("--model", default=None,
-                        help="Backbone of both metrics (default: the packaged base model; QAGS prompts it).")
-    parser.add_argument("--quals-model", default=None, help="QUALS's own QAGen (default: the shared --model).")
-    parser.add_argument("--qg-model", default=None, help="QAGS's question generator (default: the shared --model).")
-    parser.add_argument("--qa-model", default=None, help="QAGS's answerer (default: the shared --model).")
+                        help="One backbone for both metrics, QAGS prompting it (default: each metric's trained "
+                             "components).")
+    parser.add_argument("--quals-model", default=None,
+                        help="QUALS's QAGen (default: --model, else the shipped QAGen).")
+    parser.add_argument("--qg-model", default=None,
+                        help="QAGS's question generator (default: --model, else the shipped one).")
+    parser.add_argument("--qa-model", default=None, help="QAGS's answerer (default: --model, else the shipped one).")
+    parser.add_argument("--quals-preset", choices=("paper", "default"), default="paper",
+                        help="QUALS settings: the paper's (60 groups, no constraint) or quals's default.")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--dtype", default="auto")
     parser.add_argument("--batch-size", type=int, default=64, help="Rows per forward pass, both metrics.")
     parser.add_argument("--chunk-size", type=int, default=16, help="Examples per score() call, both metrics.")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice).")
-    parser.add_argument("--num-groups", type=int, default=60, help="QUALS diverse beam groups (paper: 60).")
+    parser.add_argument("--num-groups", type=int, default=None, help="QUALS beam groups (default: the preset's).")
     parser.add_argument("--beam-size", type=int, default=None, help="QAGS beam width (default: QagsConfig's).")
     parser.add_argument("--questions-per-answer", type=int, default=None)
     parser.add_argument("--num-answers", type=int, default=None)
@@ -125,20 +132,27 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def build(args: argparse.Namespace, meter: Meter):
-    from quals.models.packaged import DEFAULT_BASE_MODEL
+    from quals.metrics.qags import qags_components
+    from quals.metrics.quals_config import preset_config
+    from quals.models.packaged import DEFAULT_MODEL
 
     start = time.perf_counter()
-    qagen = QAGen(args.model or DEFAULT_BASE_MODEL, device=args.device, dtype=args.dtype, batch_size=args.batch_size)
+    qagen = QAGen(args.quals_model or args.model or DEFAULT_MODEL, device=args.device, dtype=args.dtype,
+                  batch_size=args.batch_size)
     load_backbone = time.perf_counter() - start
     quals_qagen = qagen
-    if args.quals_model:
-        quals_qagen = QAGen(args.quals_model, device=args.device, dtype=args.dtype, batch_size=args.batch_size)
-    quals = QUALS(qagen=quals_qagen, cache_generations=False, num_groups=args.num_groups)
+    groups = {} if args.num_groups is None else {"num_groups": args.num_groups}
+    quals = QUALS(qagen=quals_qagen, config=preset_config(args.quals_preset), cache_generations=False, **groups)
     overrides = {k: getattr(args, k) for k in ("beam_size", "questions_per_answer", "num_answers", "max_questions")
                  if getattr(args, k) is not None}
-    models = {"qg_model": args.qg_model, "qa_model": args.qa_model}
+    qg_model, qa_model = qags_components(args.model, args.qg_model, args.qa_model)
     start = time.perf_counter()
-    qags = QAGS(qagen=qagen, batch_size=args.batch_size, device=args.device, dtype=args.dtype, **models, **overrides)
+    shared = None  # the named backbone, when it does one of QAGS's jobs (the QUALS QAGen's if the same)
+    if qg_model is None or qa_model is None:
+        same = args.quals_model is None or args.quals_model == args.model
+        shared = qagen if same else QAGen(args.model, device=args.device, dtype=args.dtype, batch_size=args.batch_size)
+    qags = QAGS(args.model, qg_model=qg_model, qa_model=qa_model, qagen=shared, batch_size=args.batch_size,
+                device=args.device, dtype=args.dtype, **overrides)
     load_qags = time.perf_counter() - start
     backbones = {id(b): b for b in (qagen.backbone, quals_qagen.backbone, qags.generator.backbone,
                                     getattr(qags.answerer, "backbone", None)) if b is not None}

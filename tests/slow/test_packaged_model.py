@@ -68,3 +68,19 @@ def test_span_constraint_keeps_every_answer_in_the_summary(qagen):
     answers = [h.answer for h in hyps if h.well_formed]
     assert answers
     assert all(a.lower() in SUMMARY.lower() for a in answers)
+
+
+def test_qags_defaults_to_its_trained_components_and_keeps_questions():
+    from quals import QAGS
+    from quals.models.packaged import DEFAULT_QAGS_QA, DEFAULT_QAGS_QG
+
+    scorer = QAGS(device="cpu")
+    models = scorer.models()
+    assert models["qg"]["model"] == DEFAULT_QAGS_QG and models["qa"]["model"] == DEFAULT_QAGS_QA
+    assert "prompt" in models["qg"]  # the trained generator reads back the prompt it was trained with
+    wrong = "Forty people were taken to hospital after a train crashed near Manchester on Monday."
+    result = scorer.score([NEWS, NEWS], [SUMMARY, wrong])
+    faithful, unfaithful = result.examples
+    # The prompted base kept a question for about half of the summaries; the trained pair keeps several.
+    assert faithful.score is not None and faithful.to_dict()["n_questions"] >= 3
+    assert unfaithful.score is not None and faithful.score > unfaithful.score

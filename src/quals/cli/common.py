@@ -112,16 +112,19 @@ def factcc_settings(args: argparse.Namespace) -> dict:
 def add_qags_flags(parser: argparse.ArgumentParser) -> None:
     """QAGS settings (``--metric qags``); --window-tokens/--window-overlap are shared with QUALS."""
     from quals.metrics.qags_config import QagsConfig
+    from quals.models.packaged import DEFAULT_QAGS_QA, DEFAULT_QAGS_QG
 
     group = parser.add_argument_group(
         "QAGS settings (--metric qags; defaults: the authors')",
         "--window-tokens and --window-overlap apply to QAGS's document answering too.")
     group.add_argument("--qg-model", default=None,
-                       help="Hugging Face question-generation model (seq2seq, fed --qg-template; "
-                            "default: the --model backbone, prompted).")
+                       help="Question generator: a `quals train-qagen --task qg` run or any Hugging Face QG model "
+                            f"(fed --qg-template). Default: {DEFAULT_QAGS_QG}; with --model, that "
+                            "backbone, prompted.")
     group.add_argument("--qa-model", default=None,
-                       help="Hugging Face extractive QA model (AutoModelForQuestionAnswering; "
-                            "default: the --model backbone, answering greedily).")
+                       help="Answerer: a `--task qa` run, a QAGen, or an extractive QA model "
+                            f"(AutoModelForQuestionAnswering). Default: {DEFAULT_QAGS_QA}, answering greedily; "
+                            "with --model, that backbone.")
     add_config_flags(group, QagsConfig, skip=_QAGS_SHARED)  # --seed is the shared flag
 
 

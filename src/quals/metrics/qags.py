@@ -13,9 +13,12 @@ Replicated (authors' code, ``qg_utils.py``/``qa_utils.py``):
    summary answer and the document answer (:mod:`quals.metrics.answers`).
 
 Differs, on purpose:
-- Models: by default the QUALS backbone acts as question generator (prompted) and as QA model
-  (forced question, greedy answer): one model instead of BART-QG + BERT-QA. ``qg_model`` /
-  ``qa_model`` name any HF seq2seq QG model and any HF extractive QA model instead.
+- Models: by default LoRA adapters trained here on SQuAD-format data, on the packaged SmolLM2
+  (the authors: BART-large QG on NewsQA, BERT-large QA on SQuAD 2.0): an answer-conditional
+  question generator (beam search) and a generative answerer (greedy; see
+  ``quals.models.packaged.DEFAULT_QAGS_QA``). Naming a ``model`` instead prompts that one backbone
+  for both jobs; ``qg_model`` / ``qa_model`` name any HF QG model and any HF QA model (extractive
+  or generative).
 - Match: the authors' README drops a question when the summary answer "doesn't match" the
   candidate; their scoring run only dropped unanswerable questions. Here a question is consistent
   when token F1(summary answer, candidate) >= ``answer_match_f1`` (default 0.5: the answer may
@@ -59,23 +62,33 @@ from quals.metrics.qags_questions import (
 )
 from quals.metrics.qags_results import QagsExample, QagsQuestion, QagsResult
 from quals.models.loading import is_extractive_qa, load_backbone, trained_info
-from quals.models.packaged import DEFAULT_BASE_MODEL
+from quals.models.packaged import DEFAULT_BASE_MODEL, DEFAULT_QAGS_QA, DEFAULT_QAGS_QG
 from quals.provenance import signature, version_fields
+
+
+def qags_components(model: str | None, qg_model: str | None, qa_model: str | None) -> tuple[str | None, str | None]:
+    """The question generator and answerer QAGS reads: the given ones; where none is given and no
+    backbone is named, the trained packaged adapters; where a backbone is named, ``None`` (that
+    backbone, prompted, does the job). One place, so the class and the CLI never disagree."""
+    if model is not None:
+        return qg_model, qa_model
+    return qg_model or DEFAULT_QAGS_QG, qa_model or DEFAULT_QAGS_QA
 
 
 class QAGS:
     """Load QAGS's models once and score (document, summary) pairs.
 
     Args:
-        model: the shared backbone used for whatever ``qg_model``/``qa_model`` do not replace,
-            prompted (default: the packaged base model, not a QAGen adapter: QAGS asks it for
-            answer-conditional questions and for answers, which a QAGen is not trained to give).
+        model: a backbone that, prompted, does whatever ``qg_model``/``qa_model`` do not replace.
+            Default (``None``): no backbone; the trained packaged components do both jobs
+            (``DEFAULT_QAGS_QG`` and ``DEFAULT_QAGS_QA`` of :mod:`quals.models.packaged`, docs/qags.md). Name
+            ``packaged:smollm2-135m-instruct`` for the prompted baseline of earlier versions.
         qg_model: a question generator: one trained by ``quals train-qagen --task qg`` (its
             recorded prompt is used), or any Hugging Face seq2seq (or causal) QG model, fed
-            ``qg_template``; default: the backbone, prompted.
+            ``qg_template``; default: the packaged one, or with ``model`` that backbone, prompted.
         qa_model: an answerer: an extractive ``...ForQuestionAnswering`` model (best span), or a
             language model that answers greedily after the forced question (a ``--task qa``
-            adapter, a QAGen); default: the backbone, answering greedily.
+            adapter, a QAGen); default: the packaged one, or with ``model`` that backbone.
         device, dtype, batch_size: as for :class:`quals.QAGen` (batch size default: the shared
             ``qagen``'s, else 64).
         config: full settings; ``**settings`` override single fields.
@@ -83,7 +96,7 @@ class QAGS:
         show_progress: progress bars of the backbone, when this scorer loads it.
     """
 
-    def __init__(self, model: str = DEFAULT_BASE_MODEL, *, qg_model: str | None = None, qa_model: str | None = None,
+    def __init__(self, model: str | None = None, *, qg_model: str | None = None, qa_model: str | None = None,
                  device: str = "auto", dtype: str = "auto", batch_size: int | None = None,
                  config: QagsConfig | None = None, qagen=None, show_progress: bool = False, **settings) -> None:
         self.config = _apply_settings(config or QagsConfig(), settings)
@@ -94,11 +107,13 @@ class QAGS:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.batch_size = batch_size
         self.extractor = AnswerExtractor(cfg.num_answers, cfg.seed, cfg.spacy_model)
+        if qagen is None:
+            qg_model, qa_model = qags_components(model, qg_model, qa_model)
         self.qagen = qagen
         if self.qagen is None and (qg_model is None or qa_model is None):  # the backbone does a job
             from quals.qagen import QAGen
 
-            self.qagen = QAGen(model, device=device, dtype=dtype, batch_size=batch_size,
+            self.qagen = QAGen(model or DEFAULT_BASE_MODEL, device=device, dtype=dtype, batch_size=batch_size,
                                window_tokens=cfg.window_tokens, window_overlap=cfg.window_overlap,
                                show_progress=show_progress)
         self.trained_qg_prompt: QGPromptRecord | None = None

@@ -74,12 +74,13 @@ class ScorerFactory:
                      **self.options.quals_settings)
 
     def _qags(self):
-        from quals.metrics.qags import QAGS
+        from quals.metrics.qags import QAGS, qags_components
         from quals.models.packaged import DEFAULT_BASE_MODEL
 
         o = self.options
-        external = o.qg_model is not None and o.qa_model is not None
-        return QAGS(o.model or DEFAULT_BASE_MODEL, qg_model=o.qg_model, qa_model=o.qa_model, device=o.device,
+        qg_model, qa_model = qags_components(o.model, o.qg_model, o.qa_model)
+        external = qg_model is not None and qa_model is not None
+        return QAGS(o.model, qg_model=qg_model, qa_model=qa_model, device=o.device,
                     dtype=o.dtype, batch_size=o.batch_size, show_progress=o.show_progress,
                     qagen=None if external else self.qagen(DEFAULT_BASE_MODEL), **o.qags_settings)
 
