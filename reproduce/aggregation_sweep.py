@@ -88,8 +88,10 @@ def _baseline_lines(run: Path, sets: list[DevSet], setting, seed: int) -> list[s
 
 
 def _answer_type_lines(sets: list[DevSet], bench: Path, settings, seed: int) -> list[str]:
-    """``answer_types='entities'`` after the fact (exact at a cap of 10 with 10 groups: the cap never
-    binds), each setting against itself with every answer, on the rows both score."""
+    """``answer_types='entities'`` after the fact, each setting against itself with every answer, on
+    the rows both score. The restricted pairs are capped like a fresh run's (the first
+    ``max_pairs`` filter rounds among them), which is exact when the scored run's own cap never
+    bound (a cap at least the number of groups, as in the study's runs)."""
     from quals.metrics.answer_extraction import AnswerExtractor
     from quals.metrics.reaggregate import reaggregate_record, restrict_answers
 
@@ -108,7 +110,8 @@ def _answer_type_lines(sets: list[DevSet], bench: Path, settings, seed: int) -> 
         for setting in settings:
             if setting.max_pairs != 10:
                 continue
-            entity_values = {r["id"]: reaggregate_record(restrict_answers(r, a), setting.aggregation)["score"]
+            entity_values = {r["id"]: reaggregate_record(restrict_answers(r, a), setting.aggregation,
+                                                         setting.max_pairs)["score"]
                              for r, a in zip(records, allowed, strict=True)}
             c = compare_with(dev, setting, "entities", entity_values, seed=seed)
             n_entities = sum(v is not None for v in entity_values.values())
