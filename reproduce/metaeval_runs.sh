@@ -77,7 +77,7 @@ case "${1:-}" in
   qags-trained) # No --model: QAGS reads packaged:smollm2-135m-qags-qg and -qags-qa.
               T="--metrics qags --no-progress"
               [ "$QAGS_SETS" = none ] || $Q meta-eval $QAGS_SETS -o "$OUT/qags-trained" $T
-              [ "${FRANK:-1}" = 0 ] || $Q meta-eval "$B/frank.jsonl.gz" -o "$OUT/qags-trained" $T $L \
-                  --scorer-limit qags.valid=0 ;;
+              [ "${FRANK:-1}" = 0 ] || $Q meta-eval "$B/frank.jsonl.gz" -o "$OUT/qags-trained" $T \
+                  --limit test=400,valid=0 ;;
   *) echo "usage: $0 qags-quals|qags-base|frank|sweep|adapter|backbones|study|factcc|qags-trained|report" >&2; exit 2 ;;
 esac

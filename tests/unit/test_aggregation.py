@@ -223,6 +223,33 @@ def test_answer_types_keep_entities_noun_chunks_and_numbers_as_a_fresh_run_and_a
     allowed = AnswerExtractor().answer_kinds([summary])[0]
     after = reaggregate_record(restrict_answers(_record(every), allowed), AggregationConfig())
     assert after["score"] == pytest.approx(fresh.score, abs=1e-5) and after["n_pairs"] == 3
+    # A cap applied after the restriction keeps what a fresh restricted run with that cap keeps.
+    # Two questions per answer: the wide run keeps both rounds, cap 2 keeps one round of the 3 entities.
+    twice = dict(answers)
+
+    def generate_twice(self, summaries):
+        out = []
+        for _ in summaries:
+            hyps = []
+            for g, (answer, question) in enumerate(twice.items()):
+                for rank, q in enumerate((question, question.replace("?", " then?"))):
+                    ids = tuple(self.qagen.qa_token_ids(q, answer))
+                    scores = tuple(-0.1 * (k + 1 + g + 5 * rank) for k in range(len(ids)))
+                    hyps.append(QAHypothesis(Hypothesis(ids, scores, scores, g, rank, True, sum(scores) / len(ids)),
+                                             f"{q} | {answer}", q, answer))
+            out.append(hyps)
+        return out
+
+    monkeypatch.setattr(QUALS, "generate", generate_twice)
+    wide = QUALS(qagen=qagens["llama"], cache_generations=False, **SMALL, max_pairs=20).score(
+        [DOCUMENT], [summary]).examples[0]
+    assert len(wide.pairs) == 10
+    capped = QUALS(qagen=qagens["llama"], cache_generations=False, answer_types="entities", **SMALL, max_pairs=2)
+    fresh_capped = capped.score([DOCUMENT], [summary]).examples[0]
+    after_capped = reaggregate_record(restrict_answers(_record(wide), allowed), AggregationConfig(), max_pairs=2)
+    assert after_capped["n_pairs"] == len(fresh_capped.pairs) == 3
+    assert [p["question"] for p in after_capped["pairs"]] == [p.question for p in fresh_capped.pairs]
+    assert after_capped["score"] == pytest.approx(fresh_capped.score, abs=1e-5)
     none_left = restrict_answers(_record(every), frozenset({"mat"}))
     assert none_left["score"] is None and "named entity" in none_left["reason"]
     with pytest.raises(ValueError, match="answer_types"):
