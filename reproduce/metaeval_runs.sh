@@ -19,6 +19,11 @@
 #   reproduce/metaeval_runs.sh qags-trained # QAGS with its trained components (its default, docs/qags.md) on
 #                                           # full QAGS-C and QAGS-X, then FRANK test 400; QAGS_SETS=... or
 #                                           # FRANK=0 to split the work over two processes
+#   reproduce/metaeval_runs.sh groups       # issue 15 item 3 (docs/agreement.md): the study's dev rows again with
+#                                           # NUM_GROUPS groups [60], ANSWER_CONSTRAINT [summary_span], cap
+#                                           # MAX_PAIRS [20], in $OUT/g$NUM_GROUPS-$ANSWER_CONSTRAINT; then the
+#                                           # sweep and the switch rule against the 10-group run ($OUT/study);
+#                                           # QAGS_SETS=none / FRANK=0 / SWEEP=0 split the work
 #   reproduce/metaeval_runs.sh report       # all tables, once the runs above are complete
 set -euo pipefail
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} MKL_NUM_THREADS=${MKL_NUM_THREADS:-1}
@@ -79,5 +84,16 @@ case "${1:-}" in
               [ "$QAGS_SETS" = none ] || $Q meta-eval $QAGS_SETS -o "$OUT/qags-trained" $T
               [ "${FRANK:-1}" = 0 ] || $Q meta-eval "$B/frank.jsonl.gz" -o "$OUT/qags-trained" $T \
                   --limit test=400,valid=0 ;;
-  *) echo "usage: $0 qags-quals|qags-base|frank|sweep|adapter|backbones|study|factcc|qags-trained|report" >&2; exit 2 ;;
+  groups)     # (GROUPS is a bash builtin array, hence NUM_GROUPS.) Dev rows only: QAGS-C, QAGS-X, FRANK valid 200.
+              G=${NUM_GROUPS:-60}; AC=${ANSWER_CONSTRAINT:-summary_span}; D="$OUT/g$G-$AC"
+              S="--metrics quals --num-groups $G --answer-constraint $AC --max-pairs ${MAX_PAIRS:-20} --model $QAGEN"
+              [ "$QAGS_SETS" = none ] || $Q meta-eval $QAGS_SETS -o "$D" $S --no-progress
+              [ "${FRANK:-1}" = 0 ] || $Q meta-eval "$B/frank.jsonl.gz" -o "$D" $S --limit test=0,valid=200 --no-progress
+              if [ "${SWEEP:-1}" != 0 ]; then
+                $Q meta-eval "$B/qags_cnndm.jsonl" "$B/qags_xsum.jsonl" -o "$D" --metrics overlap,rouge1,rouge2,rougeL --no-progress
+                $Q meta-eval "$B/frank.jsonl.gz" -o "$D" --metrics overlap,rouge1,rouge2,rougeL --limit test=0,valid=200 --no-progress
+                .venv/bin/python reproduce/aggregation_sweep.py "$D" --bench "$B" --caps 5,10,20 --against "$OUT/study" \
+                    --against-name "10 groups (shipped default)" --switch generation -o "docs/results/agreement-g$G-$AC"
+              fi ;;
+  *) echo "usage: $0 qags-quals|qags-base|frank|sweep|adapter|backbones|study|factcc|qags-trained|groups|report" >&2; exit 2 ;;
 esac
