@@ -102,6 +102,21 @@ def count_forward_positions(backbone, meter: Meter) -> None:
     backbone.prefill, backbone.extend = counted_prefill, counted_extend
 
 
+def count_packed_positions(meter: Meter) -> None:
+    """Count the packed teacher-forced passes too: they call the network directly, not through
+    ``prefill``/``extend`` (every row of a packed batch is padded to the widest; prompt tokens are
+    the real context tokens, the ones a prefill would read)."""
+    from quals.models import scoring
+
+    score_packed = scoring.score_packed
+
+    def counted(backbone, rows):
+        meter.count(len(rows) * max(len(r.tokens) for r in rows), sum(r.block.count(-1) for r in rows))
+        return score_packed(backbone, rows)
+
+    scoring.score_packed = counted
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA)
@@ -158,6 +173,7 @@ def build(args: argparse.Namespace, meter: Meter):
                                     getattr(qags.answerer, "backbone", None)) if b is not None}
     for backbone in backbones.values():
         count_forward_positions(backbone, meter)
+    count_packed_positions(meter)
     # Warm up both code paths on a short input with small settings (not timed).
     warm_document, warm_summary = "The mayor opened the new bridge in Leeds on Friday.", "The mayor opened a bridge."
     QUALS(qagen=quals_qagen, cache_generations=False, num_groups=2, max_length=12).score([warm_document],

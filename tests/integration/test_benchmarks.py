@@ -137,3 +137,27 @@ def test_int8_effect_reports_speed_and_score_differences(tiny_dirs, bench_dir, t
     assert report["rows"] == 3 and report["speedup_int8"] > 0
     assert set(report["correlation_with_humans"]) == {"float32", "int8"}
     assert "int8-dynamic" in report["signatures"]["int8"]
+
+
+def test_quals_vs_qags_counts_the_packed_teacher_forcing(tiny_backbones, monkeypatch):
+    """QUALS's scoring of a decoder-only model calls the network directly (packed rows), not
+    prefill/extend: its positions must still be counted (a tiny random model keeps no pair, so
+    the end-to-end runs above cannot see this)."""
+    import importlib.util
+
+    from quals.models import packing, scoring
+
+    spec = importlib.util.spec_from_file_location("quals_vs_qags", ROOT / "benchmarks" / "quals_vs_qags.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    monkeypatch.setattr(scoring, "score_packed", packing.score_packed)  # restored after the test
+    meter = bench.Meter()
+    meter.metric = "quals"
+    bench.count_packed_positions(meter)
+    rows = [packing.pack_row([5, 6, 7], [[8, 9], [10]]), packing.pack_row([5, 6], [[11, 12, 13]])]
+    with meter.stage("scoring"):
+        values = scoring.score_packed(tiny_backbones["llama"], rows)
+    assert [len(v) for per_row in values for v in per_row] == [2, 1, 3]
+    width = max(len(r.tokens) for r in rows)
+    assert meter.positions[("quals", "scoring")] == 2 * width
+    assert meter.prompt_tokens[("quals", "scoring")] == 3 + 2
