@@ -202,19 +202,23 @@ def test_answer_types_keep_entities_noun_chunks_and_numbers_as_a_fresh_run_and_a
     answers = {"cat": "What sat?", "sat": "What did the cat do?", "Paris": "Where?", "12": "How many friends?",
                "on the": "Which words?"}
 
-    def generate(self, summaries):
-        out = []
-        for _ in summaries:
-            hyps = []
-            for g, (answer, question) in enumerate(answers.items()):
-                ids = tuple(self.qagen.qa_token_ids(question, answer))
-                scores = tuple(-0.1 * (k + 1 + g) for k in range(len(ids)))
-                hyps.append(QAHypothesis(Hypothesis(ids, scores, scores, g, 0, True, sum(scores) / len(ids)),
-                                         f"{question} | {answer}", question, answer))
-            out.append(hyps)
-        return out
+    def generator(per_answer: int):
+        """One group per answer, ``per_answer`` questions in it (the second ranked lower)."""
+        def generate(self, summaries):
+            out = []
+            for _ in summaries:
+                hyps = []
+                for g, (answer, question) in enumerate(answers.items()):
+                    for rank, q in enumerate((question, question.replace("?", " then?"))[:per_answer]):
+                        ids = tuple(self.qagen.qa_token_ids(q, answer))
+                        scores = tuple(-0.1 * (k + 1 + g + 5 * rank) for k in range(len(ids)))
+                        hyps.append(QAHypothesis(Hypothesis(ids, scores, scores, g, rank, True,
+                                                            sum(scores) / len(ids)), f"{q} | {answer}", q, answer))
+                out.append(hyps)
+            return out
+        return generate
 
-    monkeypatch.setattr(QUALS, "generate", generate)
+    monkeypatch.setattr(QUALS, "generate", generator(1))
     every = QUALS(qagen=qagens["llama"], cache_generations=False, **SMALL).score([DOCUMENT], [summary]).examples[0]
     kinds = QUALS(qagen=qagens["llama"], cache_generations=False, answer_types="entities", **SMALL)
     fresh = kinds.score([DOCUMENT], [summary]).examples[0]
@@ -225,22 +229,7 @@ def test_answer_types_keep_entities_noun_chunks_and_numbers_as_a_fresh_run_and_a
     assert after["score"] == pytest.approx(fresh.score, abs=1e-5) and after["n_pairs"] == 3
     # A cap applied after the restriction keeps what a fresh restricted run with that cap keeps.
     # Two questions per answer: the wide run keeps both rounds, cap 2 keeps one round of the 3 entities.
-    twice = dict(answers)
-
-    def generate_twice(self, summaries):
-        out = []
-        for _ in summaries:
-            hyps = []
-            for g, (answer, question) in enumerate(twice.items()):
-                for rank, q in enumerate((question, question.replace("?", " then?"))):
-                    ids = tuple(self.qagen.qa_token_ids(q, answer))
-                    scores = tuple(-0.1 * (k + 1 + g + 5 * rank) for k in range(len(ids)))
-                    hyps.append(QAHypothesis(Hypothesis(ids, scores, scores, g, rank, True, sum(scores) / len(ids)),
-                                             f"{q} | {answer}", q, answer))
-            out.append(hyps)
-        return out
-
-    monkeypatch.setattr(QUALS, "generate", generate_twice)
+    monkeypatch.setattr(QUALS, "generate", generator(2))
     wide = QUALS(qagen=qagens["llama"], cache_generations=False, **SMALL, max_pairs=20).score(
         [DOCUMENT], [summary]).examples[0]
     assert len(wide.pairs) == 10
