@@ -11,12 +11,16 @@ first, the decision rule's outcome, the baselines on the same rows), ``sweep.jso
 With ``--against OTHER_RUN`` (another QAGen's run of the same protocol) it also writes
 ``against.md``: the setting the rule picks here against OTHER_RUN's paper aggregation, per dev set
 and on the criterion, with paired intervals, and the outcome of the QAGen switch rule of
-docs/agreement.md (on the dev sets; with ``--confirm``, on FRANK test).
+docs/agreement.md (on the dev sets; with ``--confirm``, on FRANK test). With ``--rows`` it also writes
+``rows.jsonl.gz``: every dev row's score under the chosen setting and the paper's aggregation, small
+enough to commit, so that later comparisons (another metric, another run) can be paired on the same
+rows without scoring them again.
 """
 
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 from dataclasses import asdict
 from pathlib import Path
@@ -33,6 +37,7 @@ from quals.evaluation.sweep import (
     compare_with,
     sweep,
     switch,
+    values_under,
 )
 
 DEV = {  # dataset -> (score file under scores/<dataset>/, split, partial by system)
@@ -74,11 +79,30 @@ def baseline_values(run: Path, dataset: str) -> dict[str, dict[str, float | None
     return out
 
 
-def _baseline_lines(run: Path, sets: list[DevSet], setting, seed: int) -> list[str]:
+def committed_values(specs: list[str]) -> dict[str, dict[str, dict[str, float | None]]]:
+    """``NAME=FILE.jsonl.gz`` per-row scores of another metric (lines with dataset, id, score, as
+    committed under docs/results/; a ``setting`` field, as in rows.jsonl.gz, is added to the name)
+    -> {dataset: {name: {id: score}}}."""
+    out: dict[str, dict[str, dict[str, float | None]]] = {}
+    for spec in specs:
+        name, sep, path = spec.partition("=")
+        if not sep:
+            raise SystemExit(f"--compare takes NAME=FILE, got {spec!r}")
+        with gzip.open(path, "rt", encoding="utf-8") as lines:
+            for line in lines:
+                row = json.loads(line)
+                label = f"{name} {row['setting']}" if "setting" in row else name
+                out.setdefault(row["dataset"], {}).setdefault(label, {})[row["id"]] = row["score"]
+    return out
+
+
+def _baseline_lines(run: Path, sets: list[DevSet], setting, seed: int,
+                    others: dict[str, dict[str, dict[str, float | None]]] | None = None) -> list[str]:
     lines = ["| set | metric | rows | its statistic | QUALS setting's | difference [paired 95% CI] |",
              "|---|---|---:|---:|---:|---|"]
     for dev in sets:
-        for metric, values in baseline_values(run, dev.name.split("/")[0]).items():
+        dataset = dev.name.split("/")[0]
+        for metric, values in {**baseline_values(run, dataset), **(others or {}).get(dataset, {})}.items():
             if sum(values.get(r["id"]) is not None for r in dev.scored()) < 3:
                 continue  # this baseline was run on other rows of the dataset (e.g. test only)
             c = compare_with(dev, setting, metric, values, seed=seed)
@@ -139,6 +163,20 @@ def _against_lines(sets: list[DevSet], other: list[DevSet], setting, args, *, ru
     return lines
 
 
+def _write_rows(sets: list[DevSet], settings, path: Path) -> None:
+    """One line per (row, setting), gzip with a fixed mtime so that equal scores give equal bytes."""
+    lines = []
+    for dev in sets:
+        dataset, split = dev.name.split("/")
+        records = dev.scored()
+        for setting in settings:
+            for record, value in zip(records, values_under(records, setting), strict=True):
+                lines.append(json.dumps({"dataset": dataset, "split": split, "id": record["id"],
+                                         "setting": setting.name, "score": float(value)}))
+    with open(path, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="") as out:
+        out.write(("\n".join(lines) + "\n").encode())
+
+
 def _plot(rows, path: Path) -> None:
     """Left: every setting's criterion against the paper's aggregation. Right: the token set alone
     (mean, mean, 10 pairs) per dev set, where its effects go opposite ways."""
@@ -190,6 +228,11 @@ def main() -> None:
                              "paired interval lies above 0).")
     parser.add_argument("--caps", default="5,10", help="Pair caps of the grid, comma-separated (at most the "
                         "scored --max-pairs).")
+    parser.add_argument("--compare", action="append", default=[], metavar="NAME=FILE.jsonl.gz",
+                        help="Another metric's committed per-row scores (dataset, id, score per line), paired with "
+                             "the chosen setting like the baselines; repeatable.")
+    parser.add_argument("--rows", action="store_true",
+                        help="Also write rows.jsonl.gz: each dev row's score under the chosen setting and the paper's.")
     parser.add_argument("-o", "--output", type=Path, required=True)
     args = parser.parse_args()
     args.output.mkdir(parents=True, exist_ok=True)
@@ -224,7 +267,7 @@ def main() -> None:
                      + f" | {r.criterion:.3f} | {r.difference:+.3f} [{r.interval[0]:+.2f}, {r.interval[1]:+.2f}] |")
     lines += ["", f"Decision: **{winner.setting.name}**. {why}.", "",
               "Baselines on the same rows (difference = the chosen setting minus the baseline):", "",
-              *_baseline_lines(args.run, sets, winner.setting, args.seed), "",
+              *_baseline_lines(args.run, sets, winner.setting, args.seed, committed_values(args.compare)), "",
               "Answers restricted to named entities, noun chunks and numbers (difference = entities minus any):", "",
               *_answer_type_lines(sets, args.bench, list(dict.fromkeys([winner.setting, PAPER_AGGREGATION])),
                                   args.seed)]
@@ -239,6 +282,8 @@ def main() -> None:
                    "max_pairs": r.setting.max_pairs, "by_set": r.by_set, "criterion": r.criterion,
                    "difference": r.difference, "interval": list(r.interval)} for r in rows]}, indent=1) + "\n")
     _plot(rows, args.output / "sweep.png")
+    if args.rows:
+        _write_rows(sets, list(dict.fromkeys([winner.setting, PAPER_AGGREGATION])), args.output / "rows.jsonl.gz")
     print("\n".join(lines))
 
 

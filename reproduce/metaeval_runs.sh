@@ -22,8 +22,9 @@
 #   reproduce/metaeval_runs.sh groups       # issue 15 item 3 (docs/agreement.md): the study's dev rows again with
 #                                           # NUM_GROUPS groups [60], ANSWER_CONSTRAINT [summary_span], cap
 #                                           # MAX_PAIRS [20], in $OUT/g$NUM_GROUPS-$ANSWER_CONSTRAINT; then the
-#                                           # sweep and the switch rule against the 10-group run ($OUT/study);
-#                                           # QAGS_SETS=none / FRANK=0 / SWEEP=0 split the work
+#                                           # sweep and the switch rule against the 10-group run (AGAINST,
+#                                           # default $OUT/study; `NUM_GROUPS=10 groups` makes one, in
+#                                           # $OUT/g10-summary_span); QAGS_SETS=none / FRANK=0 / SWEEP=0 split the work
 #   reproduce/metaeval_runs.sh report       # all tables, once the runs above are complete
 set -euo pipefail
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} MKL_NUM_THREADS=${MKL_NUM_THREADS:-1}
@@ -92,8 +93,8 @@ case "${1:-}" in
               if [ "${SWEEP:-1}" != 0 ]; then
                 $Q meta-eval "$B/qags_cnndm.jsonl" "$B/qags_xsum.jsonl" -o "$D" --metrics overlap,rouge1,rouge2,rougeL --no-progress
                 $Q meta-eval "$B/frank.jsonl.gz" -o "$D" --metrics overlap,rouge1,rouge2,rougeL --limit test=0,valid=200 --no-progress
-                .venv/bin/python reproduce/aggregation_sweep.py "$D" --bench "$B" --caps 5,10,20 --against "$OUT/study" \
-                    --against-name "10 groups (shipped default)" --switch generation -o "docs/results/agreement-g$G-$AC"
+                .venv/bin/python reproduce/aggregation_sweep.py "$D" --bench "$B" --caps 5,10,20 --against "${AGAINST:-$OUT/study}" \
+                    --against-name "10 groups (shipped default)" --switch generation --rows -o "docs/results/agreement-g$G-$AC"
               fi ;;
   *) echo "usage: $0 qags-quals|qags-base|frank|sweep|adapter|backbones|study|factcc|qags-trained|groups|report" >&2; exit 2 ;;
 esac
