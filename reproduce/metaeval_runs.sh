@@ -25,6 +25,9 @@
 #                                           # sweep and the switch rule against the 10-group run (AGAINST,
 #                                           # default $OUT/study; `NUM_GROUPS=10 groups` makes one, in
 #                                           # $OUT/g10-summary_span); QAGS_SETS=none / FRANK=0 / SWEEP=0 split the work
+#   reproduce/metaeval_runs.sh paper        # QUALS --preset paper (60 groups, free answers, beam-score LL_S) with the
+#                                           # shipped QAGen on full QAGS-C and QAGS-X and FRANK test 400, for
+#                                           # the README table; QAGS_SETS=none / FRANK=0 split the work
 #   reproduce/metaeval_runs.sh report       # all tables, once the runs above are complete
 set -euo pipefail
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} MKL_NUM_THREADS=${MKL_NUM_THREADS:-1}
@@ -96,5 +99,8 @@ case "${1:-}" in
                 .venv/bin/python reproduce/aggregation_sweep.py "$D" --bench "$B" --caps 5,10,20 --against "${AGAINST:-$OUT/study}" \
                     --against-name "10 groups (shipped default)" --switch generation --rows -o "docs/results/agreement-g$G-$AC"
               fi ;;
-  *) echo "usage: $0 qags-quals|qags-base|frank|sweep|adapter|backbones|study|factcc|qags-trained|groups|report" >&2; exit 2 ;;
+  paper)      P="--metrics quals --preset paper --no-progress"  # the default model: the shipped QAGen
+              [ "$QAGS_SETS" = none ] || $Q meta-eval $QAGS_SETS -o "$OUT/paper" $P
+              [ "${FRANK:-1}" = 0 ] || $Q meta-eval "$B/frank.jsonl.gz" -o "$OUT/paper" $P --limit test=400,valid=0 ;;
+  *) echo "usage: $0 qags-quals|qags-base|frank|sweep|adapter|backbones|study|factcc|qags-trained|groups|paper|report" >&2; exit 2 ;;
 esac
