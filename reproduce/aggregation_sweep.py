@@ -20,7 +20,6 @@ rows without scoring them again.
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 from dataclasses import asdict
 from pathlib import Path
@@ -37,7 +36,8 @@ from quals.evaluation.sweep import (
     compare_with,
     sweep,
     switch,
-    values_under,
+    read_row_scores,
+    write_row_scores,
 )
 
 DEV = {  # dataset -> (score file under scores/<dataset>/, split, partial by system)
@@ -80,19 +80,14 @@ def baseline_values(run: Path, dataset: str) -> dict[str, dict[str, float | None
 
 
 def committed_values(specs: list[str]) -> dict[str, dict[str, dict[str, float | None]]]:
-    """``NAME=FILE.jsonl.gz`` per-row scores of another metric (lines with dataset, id, score, as
-    committed under docs/results/; a ``setting`` field, as in rows.jsonl.gz, is added to the name)
-    -> {dataset: {name: {id: score}}}."""
+    """``NAME=FILE.jsonl.gz`` per-row scores of other metrics (``read_row_scores``), merged."""
     out: dict[str, dict[str, dict[str, float | None]]] = {}
     for spec in specs:
         name, sep, path = spec.partition("=")
         if not sep:
             raise SystemExit(f"--compare takes NAME=FILE, got {spec!r}")
-        with gzip.open(path, "rt", encoding="utf-8") as lines:
-            for line in lines:
-                row = json.loads(line)
-                label = f"{name} {row['setting']}" if "setting" in row else name
-                out.setdefault(row["dataset"], {}).setdefault(label, {})[row["id"]] = row["score"]
+        for dataset, metrics in read_row_scores(path, name).items():
+            out.setdefault(dataset, {}).update(metrics)
     return out
 
 
@@ -161,20 +156,6 @@ def _against_lines(sets: list[DevSet], other: list[DevSet], setting, args, *, ru
         lines += ["", f"{args.switch.capitalize()} switch rule: **{'adopt this run' if adopt else 'keep the other'}**"
                   f" ({why})."]
     return lines
-
-
-def _write_rows(sets: list[DevSet], settings, path: Path) -> None:
-    """One line per (row, setting), gzip with a fixed mtime so that equal scores give equal bytes."""
-    lines = []
-    for dev in sets:
-        dataset, split = dev.name.split("/")
-        records = dev.scored()
-        for setting in settings:
-            for record, value in zip(records, values_under(records, setting), strict=True):
-                lines.append(json.dumps({"dataset": dataset, "split": split, "id": record["id"],
-                                         "setting": setting.name, "score": float(value)}))
-    with open(path, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="") as out:
-        out.write(("\n".join(lines) + "\n").encode())
 
 
 def _plot(rows, path: Path) -> None:
@@ -283,7 +264,7 @@ def main() -> None:
                    "difference": r.difference, "interval": list(r.interval)} for r in rows]}, indent=1) + "\n")
     _plot(rows, args.output / "sweep.png")
     if args.rows:
-        _write_rows(sets, list(dict.fromkeys([winner.setting, PAPER_AGGREGATION])), args.output / "rows.jsonl.gz")
+        write_row_scores(sets, list(dict.fromkeys([winner.setting, PAPER_AGGREGATION])), args.output / "rows.jsonl.gz")
     print("\n".join(lines))
 
 

@@ -18,8 +18,10 @@ from quals.evaluation.sweep import (
     compare_runs,
     compare_with,
     rank_correlation,
+    read_row_scores,
     sweep,
     switch,
+    write_row_scores,
 )
 from quals.metrics.aggregation import AggregationConfig
 
@@ -136,3 +138,24 @@ def test_switch_rules_differ_only_in_whether_the_interval_must_lie_above_zero():
     assert not switch(lossy, "qagen")[0]
     with pytest.raises(ValueError, match="rule"):
         switch(clear, "paper")
+
+
+def test_committed_row_scores_pair_with_the_run_they_came_from(tmp_path):
+    """A row file read back as another metric's values is that setting exactly: the paired
+    difference is 0 on every row, and a row the file lacks is left out, not guessed."""
+    rng = np.random.default_rng(2)
+    records, human = _records(30, rng)
+    dev = DevSet("qags_x/test", records, human)
+    answer = Setting(AggregationConfig(token_set="answer"), 10)
+    path = tmp_path / "rows.jsonl.gz"
+    write_row_scores([dev], [answer, PAPER_AGGREGATION], path)
+    write_row_scores([dev], [answer, PAPER_AGGREGATION], tmp_path / "again.gz")
+    assert path.read_bytes() == (tmp_path / "again.gz").read_bytes()  # no timestamp in the gzip header
+    values = read_row_scores(path, "QUALS")["qags_x"]
+    assert set(values) == {"QUALS answer/mean/mean/10", "QUALS all/mean/mean/10"}
+    same = compare_with(dev, answer, "itself", values["QUALS answer/mean/mean/10"], n_resamples=50)
+    assert same.n == 30 and same.difference == 0.0 and same.interval == (0.0, 0.0)
+    other = dict(values["QUALS all/mean/mean/10"])
+    del other["r3"]
+    c = compare_with(dev, answer, "paper", other, n_resamples=50)
+    assert c.n == 29 and c.difference > 0.3  # answer tokens carry the human score here, questions noise

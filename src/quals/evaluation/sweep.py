@@ -11,9 +11,12 @@ Statistics are vectorised over resamples (thousands of correlations per setting)
 
 from __future__ import annotations
 
+import gzip
 import itertools
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 from scipy import stats
@@ -277,3 +280,35 @@ def switch(comparison: RunComparison, rule: str = "qagen", *, max_set_loss: floa
         return False, why
     gained = low > 0 if rule == "generation" else comparison.difference >= 0
     return gained, why
+
+
+def write_row_scores(devsets: Sequence[DevSet], settings: Sequence[Setting], path: str | Path) -> None:
+    """Every scored row's value under each setting, one JSON line per (row, setting), gzipped.
+
+    Small enough to commit beside a study's tables (a scoring run's per-token records are not), so
+    a later comparison with another metric or run can be paired on the same rows without scoring
+    them again. The gzip header carries no time or name: equal scores give equal bytes.
+    """
+    lines = []
+    for dev in devsets:
+        dataset, _, split = dev.name.partition("/")
+        records = dev.scored()
+        for setting in settings:
+            for record, value in zip(records, values_under(records, setting), strict=True):
+                lines.append(json.dumps({"dataset": dataset, "split": split, "id": record["id"],
+                                         "setting": setting.name, "score": float(value)}))
+    with open(path, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="") as out:
+        out.write(("\n".join(lines) + "\n").encode())
+
+
+def read_row_scores(path: str | Path, name: str) -> dict[str, dict[str, dict[str, float | None]]]:
+    """Per-row scores of a committed file (lines with dataset, id, score; e.g. QAGS's, or
+    :func:`write_row_scores`'s, whose ``setting`` is appended to ``name``) as
+    ``{dataset: {label: {id: score}}}``, the shape :func:`compare_with` takes per dataset."""
+    out: dict[str, dict[str, dict[str, float | None]]] = {}
+    with gzip.open(path, "rt", encoding="utf-8") as lines:
+        for line in lines:
+            row = json.loads(line)
+            label = f"{name} {row['setting']}" if "setting" in row else name
+            out.setdefault(row["dataset"], {}).setdefault(label, {})[row["id"]] = row["score"]
+    return out
