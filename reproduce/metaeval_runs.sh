@@ -92,10 +92,12 @@ case "${1:-}" in
               G=${NUM_GROUPS:-60}; AC=${ANSWER_CONSTRAINT:-summary_span}; D="$OUT/g$G-$AC"
               S="--metrics quals --num-groups $G --answer-constraint $AC --max-pairs ${MAX_PAIRS:-20} --model $QAGEN"
               [ "$QAGS_SETS" = none ] || $Q meta-eval $QAGS_SETS -o "$D" $S --no-progress
-              [ "${FRANK:-1}" = 0 ] || $Q meta-eval "$B/frank.jsonl.gz" -o "$D" $S --limit test=0,valid=200 --no-progress
+              # FRANK valid as in the study: meta-eval needs test rows to report, so the 400 test rows are
+              # selected and only the 200 valid ones scored (scores/frank/quals.valid200.jsonl).
+              [ "${FRANK:-1}" = 0 ] || $Q meta-eval "$B/frank.jsonl.gz" -o "$D" $S $L --scorer-limit quals.valid=200
               if [ "${SWEEP:-1}" != 0 ]; then
                 $Q meta-eval "$B/qags_cnndm.jsonl" "$B/qags_xsum.jsonl" -o "$D" --metrics overlap,rouge1,rouge2,rougeL --no-progress
-                $Q meta-eval "$B/frank.jsonl.gz" -o "$D" --metrics overlap,rouge1,rouge2,rougeL --limit test=0,valid=200 --no-progress
+                $Q meta-eval "$B/frank.jsonl.gz" -o "$D" --metrics overlap,rouge1,rouge2,rougeL $L
                 .venv/bin/python reproduce/aggregation_sweep.py "$D" --bench "$B" --caps 5,10,20 --against "${AGAINST:-$OUT/study}" \
                     --against-name "10 groups (shipped default)" --switch generation --rows -o "docs/results/agreement-g$G-$AC"
               fi ;;
