@@ -34,9 +34,9 @@ from quals.evaluation.sweep import (
     choose,
     compare_runs,
     compare_with,
+    read_row_scores,
     sweep,
     switch,
-    read_row_scores,
     write_row_scores,
 )
 

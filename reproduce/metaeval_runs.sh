@@ -99,7 +99,7 @@ case "${1:-}" in
                 $Q meta-eval "$B/qags_cnndm.jsonl" "$B/qags_xsum.jsonl" -o "$D" --metrics overlap,rouge1,rouge2,rougeL --no-progress
                 $Q meta-eval "$B/frank.jsonl.gz" -o "$D" --metrics overlap,rouge1,rouge2,rougeL $L
                 .venv/bin/python reproduce/aggregation_sweep.py "$D" --bench "$B" --caps 5,10,20 --against "${AGAINST:-$OUT/study}" \
-                    --against-name "10 groups (shipped default)" --switch generation --rows -o "docs/results/agreement-g$G-$AC"
+                    --against-name "the reference ($(basename "${AGAINST:-$OUT/study}"))" --switch generation --rows -o "docs/results/agreement-g$G-$AC"
               fi ;;
   paper)      P="--metrics quals --preset paper --no-progress"  # the default model: the shipped QAGen
               [ "$QAGS_SETS" = none ] || $Q meta-eval $QAGS_SETS -o "$OUT/paper" $P
