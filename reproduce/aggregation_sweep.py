@@ -14,7 +14,8 @@ and on the criterion, with paired intervals, and the outcome of the QAGen switch
 docs/agreement.md (on the dev sets; with ``--confirm``, on FRANK test). With ``--rows`` it also writes
 ``rows.jsonl.gz``: every dev row's score under the chosen setting and the paper's aggregation, small
 enough to commit, so that later comparisons (another metric, another run) can be paired on the same
-rows without scoring them again.
+rows without scoring them again (with ``--confirm``: ``confirm_rows.jsonl.gz``, the held-out rows).
+``--compare NAME=FILE.jsonl.gz`` adds another metric's committed per-row scores to the baselines.
 """
 
 from __future__ import annotations
@@ -213,7 +214,8 @@ def main() -> None:
                         help="Another metric's committed per-row scores (dataset, id, score per line), paired with "
                              "the chosen setting like the baselines; repeatable.")
     parser.add_argument("--rows", action="store_true",
-                        help="Also write rows.jsonl.gz: each dev row's score under the chosen setting and the paper's.")
+                        help="Also write each scored row's value under the chosen setting and the paper's: "
+                             "rows.jsonl.gz (dev rows) or, with --confirm, confirm_rows.jsonl.gz (held-out rows).")
     parser.add_argument("-o", "--output", type=Path, required=True)
     args = parser.parse_args()
     args.output.mkdir(parents=True, exist_ok=True)
@@ -230,10 +232,13 @@ def main() -> None:
             lines.append(f"| {r.setting.name} | " + " | ".join(f"{v:.3f}" for v in r.by_set.values())
                          + f" | {r.difference:+.3f} [{r.interval[0]:+.2f}, {r.interval[1]:+.2f}] |")
         lines += ["", f"Baselines on the same rows (difference = {setting.name} minus the baseline):", "",
-                  *_baseline_lines(args.run, sets, setting, args.seed)]
+                  *_baseline_lines(args.run, sets, setting, args.seed, committed_values(args.compare))]
         if args.against:
             lines += ["", *_against_lines(sets, load_sets(args.against, args.bench, CONFIRM), setting, args)]
         (args.output / "confirm.md").write_text("\n".join(lines) + "\n")
+        if args.rows:  # the held-out rows too, so a later run (e.g. another setting) pairs with them unscored
+            write_row_scores(sets, list(dict.fromkeys([*chosen, PAPER_AGGREGATION])),
+                             args.output / "confirm_rows.jsonl.gz")
         print("\n".join(lines))
         return
     sets = load_sets(args.run, args.bench, DEV)
