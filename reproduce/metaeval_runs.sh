@@ -25,6 +25,9 @@
 #                                           # sweep and the switch rule against the 10-group run (AGAINST,
 #                                           # default $OUT/study; `NUM_GROUPS=10 groups` makes one, in
 #                                           # $OUT/g10-summary_span); QAGS_SETS=none / FRANK=0 / SWEEP=0 split the work
+#   reproduce/metaeval_runs.sh confirm      # issue 15 step 5: the `groups` run's settings on the held-out FRANK test
+#                                           # 400 rows with the baselines, then the confirmation of SETTING
+#                                           # [all/mean/mean/10] (docs/results/agreement-g$NUM_GROUPS-.../confirm.md)
 #   reproduce/metaeval_runs.sh paper        # QUALS --preset paper (60 groups, free answers, beam-score LL_S) with the
 #                                           # shipped QAGen on full QAGS-C and QAGS-X and FRANK test 400, for
 #                                           # the README table; QAGS_SETS=none / FRANK=0 split the work
@@ -101,8 +104,18 @@ case "${1:-}" in
                 .venv/bin/python reproduce/aggregation_sweep.py "$D" --bench "$B" --caps 5,10,20 --against "${AGAINST:-$OUT/study}" \
                     --against-name "the reference ($(basename "${AGAINST:-$OUT/study}"))" --switch generation --rows -o "docs/results/agreement-g$G-$AC"
               fi ;;
+  confirm)    # issue 15 step 5: the run of `groups` (same NUM_GROUPS, ANSWER_CONSTRAINT, MAX_PAIRS) on the held-out
+              # FRANK test 400 rows, the baselines on them, then the confirmation of SETTING [all/mean/mean/10]
+              G=${NUM_GROUPS:-60}; AC=${ANSWER_CONSTRAINT:-summary_span}; D="$OUT/g$G-$AC"
+              S="--metrics quals --num-groups $G --answer-constraint $AC --max-pairs ${MAX_PAIRS:-20} --model $QAGEN"
+              $Q meta-eval "$B/frank.jsonl.gz" -o "$D" $S $L --scorer-limit quals.test=400
+              $Q meta-eval "$B/frank.jsonl.gz" -o "$D" --metrics overlap,rouge1,rouge2,rougeL $L
+              $Q meta-eval "$B/frank.jsonl.gz" -o "$D" --metrics loglik,pmi $L --scorer-limit likelihood.test=400
+              .venv/bin/python reproduce/aggregation_sweep.py "$D" --bench "$B" --confirm "${SETTING:-all/mean/mean/10}" \
+                  --rows --compare "QAGS (trained)=docs/results/meta-eval/qags_trained_rows.jsonl.gz" \
+                  -o "docs/results/agreement-g$G-$AC" ;;
   paper)      P="--metrics quals --preset paper --no-progress"  # the default model: the shipped QAGen
               [ "$QAGS_SETS" = none ] || $Q meta-eval $QAGS_SETS -o "$OUT/paper" $P
               [ "${FRANK:-1}" = 0 ] || $Q meta-eval "$B/frank.jsonl.gz" -o "$OUT/paper" $P --limit test=400,valid=0 ;;
-  *) echo "usage: $0 qags-quals|qags-base|frank|sweep|adapter|backbones|study|factcc|qags-trained|groups|paper|report" >&2; exit 2 ;;
+  *) echo "usage: $0 qags-quals|qags-base|frank|sweep|adapter|backbones|study|factcc|qags-trained|groups|confirm|paper|report" >&2; exit 2 ;;
 esac
