@@ -134,3 +134,23 @@ def test_nli_pairs_are_read_as_claims(tmp_path):
                     + json.dumps({"premise": "p", "hypothesis": "h", "entailed": 2}) + "\n")
     with pytest.raises(ValueError, match=r"nli.jsonl:2: entailed must be 0"):
         read_claims(path, None, 0)
+
+
+def test_a_second_stage_continues_the_first_stages_adapter_and_head_on_the_plain_base(tmp_path, claims_file):
+    from safetensors.torch import load_file
+
+    encoder = build_bert_classifier(tmp_path / "bert", id2label={0: "LABEL_0", 1: "LABEL_1"}, max_positions=40)
+    train_factcc(_config(encoder, claims_file, tmp_path / "stage1", lora_modules_to_save="pooler", max_steps=4))
+    # learning rate 0: the second stage's weights are the first stage's only if it loaded them
+    train_factcc(_config(tmp_path / "stage1", claims_file, tmp_path / "stage2", max_steps=2, learning_rate=0.0))
+    first = load_file(str(tmp_path / "stage1" / "adapter_model.safetensors"))
+    second = load_file(str(tmp_path / "stage2" / "adapter_model.safetensors"))
+    assert first.keys() == second.keys() and any("pooler" in name for name in second)
+    assert all((first[name] == second[name]).all() for name in first)
+    adapter_config = json.loads((tmp_path / "stage2" / "adapter_config.json").read_text())
+    info = json.loads((tmp_path / "stage2" / "quals_classifier.json").read_text())
+    assert adapter_config["base_model_name_or_path"] == str(encoder) == info["base_model"]  # not stage 1
+    scorer = FactCC(str(tmp_path / "stage2"), device="cpu", dtype="float32")  # loads on the plain base
+    assert scorer.label == 1
+    with pytest.raises(ValueError, match="continue it with LoRA"):
+        train_factcc(_config(tmp_path / "stage1", claims_file, tmp_path / "full", max_steps=2, lora=False))

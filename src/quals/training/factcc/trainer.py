@@ -41,7 +41,9 @@ class FactccTrainingConfig:
     train_file: str = field(default="", metadata={"help": "Claims JSONL (quals factcc claims) to train on."})
     output_dir: str = field(default="", metadata={"help": "Where the classifier (or adapter) goes."})
     eval_file: str | None = field(default=None, metadata={"help": "Held-out claims JSONL (accuracy, loss)."})
-    model: str = field(default=DEFAULT_ENCODER, metadata={"help": "Encoder to start from (2-way head is new)."})
+    model: str = field(default=DEFAULT_ENCODER, metadata={
+        "help": "Encoder to start from (its 2-way head is new), or a classifier trained here to train further "
+                "(a LoRA directory continues its adapter and head: a second stage, e.g. NLI pairs then claims)."})
     max_examples: int | None = field(default=None, metadata={"help": "Seeded subset of the training claims."})
     max_eval_examples: int | None = field(default=2000, metadata={"help": "Seeded subset of the held-out claims."})
     max_length: int = field(default=256, metadata={"help": "Tokens per (chunk, claim) input; scoring uses the same."})
@@ -178,14 +180,22 @@ def _load(config: FactccTrainingConfig):
     from quals.models.weights import load_model
     from quals.training.lora import add_lora, log_trainable
 
-    loaded = load_model(config.model, device=None, dtype="float32", allow_adapter=False,
-                        head="sequence-classification")
+    from quals.models.weights import adapter_directory
+
+    continued = adapter_directory(config.model) is not None  # a stage trained here, to train further
+    if continued and not config.lora:
+        raise ValueError(f"{config.model} is a LoRA adapter: continue it with LoRA (drop --no-lora), or fine-tune "
+                         "its base model in full")
+    loaded = load_model(config.model, device=None, dtype="float32", allow_adapter=config.lora,
+                        trainable_adapter=True, head="sequence-classification")
     network = loaded.network
     if network.config.num_labels != 2:
         raise ValueError(f"{config.model} has {network.config.num_labels} outputs; the classifier needs 2 "
                          "(inconsistent, consistent)")
     network.config.id2label, network.config.label2id = dict(ID2LABEL), {v: k for k, v in ID2LABEL.items()}
-    if config.lora:
+    if continued:  # its own rank, targets and saved modules carry on; the lora_* settings do not apply
+        log_trainable(network, f"{config.model}: LoRA adapter continued")
+    elif config.lora:
         extra = tuple(name.strip() for name in config.lora_modules_to_save.split(",") if name.strip())
         network = add_lora(network, "classifier", r=config.lora_r, alpha=config.lora_alpha,
                            dropout=config.lora_dropout, modules_to_save=extra)
@@ -244,7 +254,7 @@ def train_factcc(config: FactccTrainingConfig, *, use_cpu: bool = False, dtype: 
         if config.lora:
             from quals.training.lora import finalize_adapter
 
-            finalize_adapter(run.output, config.model, config.adapter_dtype)
+            finalize_adapter(run.output, loaded.base_model, config.adapter_dtype)  # the plain base, not a stage
         else:
             loaded.tokenizer.save_pretrained(str(run.output))
         run.complete({"id2label": {str(k): v for k, v in ID2LABEL.items()}, "max_length": config.max_length,
