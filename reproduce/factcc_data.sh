@@ -25,6 +25,7 @@
 #   SEED      seed; each document's stream is derived from (SEED, document id) [0]
 #   FLAGS     extra settings of ClaimConfig, e.g. "--claims-per-document 3 --no-noisy-copies" [none]
 #   DATA      data directory [../shared/data/train]
+#   NLI       NLI pool split into nli_train/nli_dev.jsonl.gz [$DATA/../nli/nli_pool.jsonl.gz]
 #   QUALS     the quals command [.venv/bin/quals]
 set -euo pipefail
 
@@ -46,4 +47,9 @@ mkdir -p "$OUT"
 # shellcheck disable=SC2046,SC2086
 "$QUALS" factcc-claims "$DATA/cnndm_val.jsonl.gz" -o "$OUT/dev.jsonl.gz" \
     $(limit "$N_DEV") --seed "$SEED" $FLAGS
-echo "claims in $OUT: train.jsonl.gz, dev.jsonl.gz (counts in *.stats.json)" >&2
+# NLI pairs for an optional first training stage (reproduce/train_factcc.sh NLI_EXAMPLES): held-out
+# pairs chosen by a hash of their id (reproduce/nli_split.py), a few seconds.
+if [ ! -f "$OUT/nli_dev.jsonl.gz" ]; then
+  "${PYTHON:-.venv/bin/python}" reproduce/nli_split.py "${NLI:-$DATA/../nli/nli_pool.jsonl.gz}" "$OUT" >&2
+fi
+echo "claims in $OUT: train.jsonl.gz, dev.jsonl.gz (counts in *.stats.json), nli_train.jsonl.gz, nli_dev.jsonl.gz" >&2
