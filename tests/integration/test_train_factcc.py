@@ -154,3 +154,14 @@ def test_a_second_stage_continues_the_first_stages_adapter_and_head_on_the_plain
     assert scorer.label == 1
     with pytest.raises(ValueError, match="continue it with LoRA"):
         train_factcc(_config(tmp_path / "stage1", claims_file, tmp_path / "full", max_steps=2, lora=False))
+
+
+def test_a_classifier_adapter_without_its_head_is_refused(tmp_path, claims_file):
+    from safetensors.torch import load_file, save_file
+
+    encoder = build_bert_classifier(tmp_path / "bert", max_positions=40)
+    train_factcc(_config(encoder, claims_file, tmp_path / "out", max_steps=1))
+    weights = tmp_path / "out" / "adapter_model.safetensors"
+    save_file({k: v for k, v in load_file(str(weights)).items() if "classifier" not in k}, str(weights))
+    with pytest.raises(ValueError, match="holds no classification head"):  # not a random head, silently
+        FactCC(str(tmp_path / "out"), device="cpu", dtype="float32")

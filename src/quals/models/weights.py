@@ -252,6 +252,42 @@ def attach_adapter(network, adapter_dir: Path, *, trainable: bool = False):
         return network if trainable else network.merge_and_unload()
 
 
+# Where sequence classifiers keep their head (BERT, RoBERTa, DeBERTa: classifier; decoders: score).
+HEAD_MODULES = ("classifier", "score")
+
+
+def _check_adapter_head(adapter_dir: Path) -> None:
+    """A classifier adapter must carry its trained head (peft's SEQ_CLS task saves it): without
+    it the base's freshly initialised head would score at random, silently."""
+    from safetensors import safe_open
+
+    weights = adapter_dir / ADAPTER_WEIGHTS_FILE
+    if not weights.is_file():
+        return  # attach_adapter says so
+    with safe_open(str(weights), framework="pt") as handle:
+        names = list(handle.keys())
+    if not any(f".{module}." in f".{name}" for name in names for module in HEAD_MODULES):
+        raise ValueError(f"adapter {adapter_dir} holds no classification head ({' or '.join(HEAD_MODULES)} weights); "
+                         "train it with peft's SEQ_CLS task, which saves the head beside the adapter")
+
+
+@contextlib.contextmanager
+def _fresh_head_unreported():
+    """transformers reports the base's new classification head as MISSING; the adapter's trained
+    head (checked by :func:`_check_adapter_head`) replaces it at once, so the report would only alarm."""
+    # a filter on that one record: raising the logger's level instead makes transformers 5 log
+    # its tensor-parallel plan check, another alarm
+    def drop_report(record: logging.LogRecord) -> bool:
+        return "LOAD REPORT" not in record.getMessage()
+
+    report = logging.getLogger("transformers.modeling_utils")
+    report.addFilter(drop_report)
+    try:
+        yield
+    finally:
+        report.removeFilter(drop_report)
+
+
 def _has_tokenizer(directory: Path | None) -> bool:
     return directory is not None and any(
         (directory / name).is_file() for name in ("tokenizer.json", "tokenizer_config.json"))
@@ -287,7 +323,11 @@ def load_model(model: str, *, device: str | None = "auto", dtype: str | None = "
     if adapter_dir is not None and not allow_adapter:
         raise ValueError(f"{model} is a LoRA adapter; train from its base model instead")
     base = adapter_base(adapter_dir, model) if adapter_dir is not None else model
-    network, config, source = load_pretrained(base, torch_dtype, head)
+    head_in_adapter = adapter_dir is not None and head == "sequence-classification"
+    if head_in_adapter:
+        _check_adapter_head(adapter_dir)
+    with _fresh_head_unreported() if head_in_adapter else contextlib.nullcontext():
+        network, config, source = load_pretrained(base, torch_dtype, head)
     base_directory = Path(source) if Path(source).is_dir() else None
     base_fp = plain_fingerprint(base, config)
     fingerprint = base_fp
