@@ -213,12 +213,23 @@ def _paired(dev: DevSet, setting: Setting, values: dict[str, float | None], seed
     ours = values_under(records, setting)
     theirs = np.array([values[i] for i in ids], dtype=float)
     human = np.array([dev.human[i] for i in ids], dtype=float)
-    groups = None if dev.systems is None else np.unique([dev.systems[i] for i in ids], return_inverse=True)[1]
-    index = np.vstack([np.arange(len(ids)), np.random.default_rng(seed).integers(0, len(ids), (n_resamples, len(ids)))])
+    systems = None if dev.systems is None else [dev.systems[i] for i in ids]
+    a, b, differences = paired_rank_difference(ours, theirs, human, systems, seed=seed, n_resamples=n_resamples)
+    return len(ids), a, b, differences
+
+
+def paired_rank_difference(a: np.ndarray, b: np.ndarray, human: np.ndarray, systems: Sequence[str] | None = None,
+                           *, seed: int = 0, n_resamples: int = 1000) -> tuple[float, float, np.ndarray]:
+    """Spearman (partial by system when ``systems`` are given) of two metrics' scores of the same
+    rows with the human scores, and the bootstrap distribution of their difference, both resampled
+    with the same rows."""
+    n = len(human)
+    groups = None if systems is None else np.unique(list(systems), return_inverse=True)[1]
+    index = np.vstack([np.arange(n), np.random.default_rng(seed).integers(0, n, (n_resamples, n))])
     g = None if groups is None else groups[index]
-    a = rank_correlation(ours[index], human[index], g)
-    b = rank_correlation(theirs[index], human[index], g)
-    return len(ids), float(a[0]), float(b[0]), (a - b)[1:]
+    x = rank_correlation(np.asarray(a, dtype=float)[index], np.asarray(human, dtype=float)[index], g)
+    y = rank_correlation(np.asarray(b, dtype=float)[index], np.asarray(human, dtype=float)[index], g)
+    return float(x[0]), float(y[0]), (x - y)[1:]
 
 
 def compare_with(dev: DevSet, setting: Setting, metric: str, values: dict[str, float | None], *, seed: int = 0,
