@@ -84,3 +84,23 @@ def test_qags_defaults_to_its_trained_components_and_keeps_questions():
     # The prompted base kept a question for about half of the summaries; the trained pair keeps several.
     assert faithful.score is not None and faithful.to_dict()["n_questions"] >= 3
     assert unfaithful.score is not None and faithful.score > unfaithful.score
+
+
+ARTICLE = ("a double-decker bus crashed into a wall near leeds city centre on friday evening . police said 12 people "
+           "were taken to hospital . the driver , a 45-year-old man , was arrested on suspicion of dangerous driving .")
+
+
+def test_default_factcc_is_the_shipped_classifier_and_flags_a_corrupted_claim():
+    from quals.metrics.factcc import DEFAULT_FACTCC_MODEL, FactCC
+
+    scorer = FactCC(device="cpu")
+    assert scorer.model_id == DEFAULT_FACTCC_MODEL == "packaged:minilm-l6-factcc"
+    # base weights, adapter weights (with the pooler and head) and adapter config
+    assert scorer.fingerprint == "sha256:1097e94b5107510e05984463a29e296013c12f4b3c33c33384f8aff47969373e"
+    assert scorer.label == 1 and scorer.max_length == 128  # from its quals_classifier.json
+    claims = ["police said 12 people were taken to hospital .",  # a sentence of the article
+              "police said 12 people were not taken to hospital .",  # negation added
+              "the driver , a 45-year-old man , was arrested on suspicion of dangerous driving .",
+              "the driver , a 45-year-old man , was arrested on suspicion of drunk driving in london ."]
+    scores = scorer.score([ARTICLE] * 4, claims).scores
+    assert scores[0] > scores[1] and scores[2] > scores[3]  # each corruption lowers p(consistent)

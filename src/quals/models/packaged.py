@@ -132,7 +132,8 @@ PACKAGED_ADAPTERS: dict[str, PackagedAdapter] = {
         name="minilm-l6-factcc",
         base=PACKAGED_PREFIX + "minilm-l6",
         directory="minilm-l6-factcc",
-        licence="Apache-2.0 (base model); trained on claims made from CNN/DM training articles",
+        licence="Apache-2.0 (base model); trained on NLI pairs (SNLI CC BY-SA 4.0, FEVER-NLI CC BY-SA 3.0, MNLI "
+                "OANC / CC BY-SA parts, MCTest-NLI research use), then on claims made from CNN/DM training articles",
         description="FactCC-style consistency classifier: LoRA and a 2-way head on MiniLM-L6 (docs/factcc.md)",
         how_to_train="reproduce/train_factcc.sh (docs/factcc.md)",
     ),
