@@ -49,11 +49,13 @@ def test_complete_pipeline_decoder_only_lora(tiny_dirs, tmp_path, fake_generatio
     llama = str(tiny_dirs["llama"])
     mle, conseq = tmp_path / "mle", tmp_path / "conseq"
     assert main(["train-summarizer", str(train), "-o", str(mle), "--model", llama, "--lora", "--max-steps", "3",
-                 "--eval-fraction", "0.25", *TRAIN_FAST, *QUIET]) == 0
+                 "--eval-fraction", "0.25", "--adapter-dtype", "float16", *TRAIN_FAST, *QUIET]) == 0
     info = json.loads((mle / "quals_summarizer.json").read_text())
     assert info["complete"] and info["base_model"] == str(Path(llama).resolve())
     assert info["result"]["n_train"] == 6 and info["result"]["n_eval"] == 2
-    assert (mle / "adapter_model.safetensors").is_file() and not (mle / "checkpoints").exists()
+    assert info["run"]["config"]["adapter_dtype"] == "float16" and not (mle / "checkpoints").exists()
+    # Stored in half precision (what the later stages load), the rest of the pipeline runs on it.
+    assert {t.dtype for t in load_file(str(mle / "adapter_model.safetensors")).values()} == {torch.float16}
 
     candidates = tmp_path / "candidates.jsonl"
     assert main(["conseq", "candidates", str(train), "-o", str(candidates), "--model", str(mle),

@@ -55,15 +55,21 @@ def finalize_adapter(output: Path, base: str, dtype: str = "float32") -> None:
     """Record the base model as the user named it (``packaged:NAME``, an absolute directory or a
     hub id; peft records the path it loaded, a cache directory for packaged models) and store the
     adapter weights in ``dtype``."""
-    import torch
-    from safetensors.torch import load_file, save_file
-
     config_file = Path(output) / ADAPTER_CONFIG_FILE
     adapter_config = json.loads(config_file.read_text())
     adapter_config["base_model_name_or_path"] = canonical_id(base)
     config_file.write_text(json.dumps(adapter_config, indent=2, sort_keys=True) + "\n")
-    if dtype != "float32":
-        weights = Path(output) / ADAPTER_WEIGHTS_FILE
-        target = getattr(torch, dtype)
-        tensors = {k: (v.to(target) if v.is_floating_point() else v) for k, v in load_file(str(weights)).items()}
-        save_file(tensors, str(weights), metadata={"format": "pt"})
+    store_adapter_dtype(output, dtype)
+
+
+def store_adapter_dtype(output: Path, dtype: str) -> None:
+    """Rewrite the saved adapter weights in ``dtype`` (float32 leaves them as trained)."""
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    if dtype == "float32":
+        return
+    weights = Path(output) / ADAPTER_WEIGHTS_FILE
+    target = getattr(torch, dtype)
+    tensors = {k: (v.to(target) if v.is_floating_point() else v) for k, v in load_file(str(weights)).items()}
+    save_file(tensors, str(weights), metadata={"format": "pt"})

@@ -137,4 +137,4 @@ def train_conseq(triples_path: str | Path, output_dir: str | Path, *, model: str
                             clamp_min=config.clamp_min)
     counts = {"n_train": len(triples), "n_eval": 0, "n_skipped": 0}
     return train_and_save(trainer, summarizer, base, directory, last, lora=bool(config.lora), counts=counts,
-                          keep_checkpoints=config.keep_checkpoints)
+                          keep_checkpoints=config.keep_checkpoints, adapter_dtype=config.adapter_dtype)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from quals.models.packaged import DEFAULT_BASE_MODEL
+from quals.training.qagen.config import ADAPTER_DTYPES
 
 DEFAULT_INSTRUCTION = "Summarize the following news article in a few sentences."
 # What summarizers start from by default: the packaged base model (never a QAGen adapter).
@@ -51,8 +52,13 @@ class TrainingSettings:
     save_total_limit: int = field(default=2, metadata={"help": "Checkpoints kept while training."})
     keep_checkpoints: bool = field(default=False, metadata={"help": "Keep OUT/checkpoints/ after a "
                                                                     "completed run (default: removed)."})
+    adapter_dtype: str = field(default="float32", metadata={
+        "help": "Dtype of the saved LoRA weights: float32, float16 (half the size, small enough to commit) or "
+                "bfloat16. Training and checkpoints are unaffected.", "choices": ADAPTER_DTYPES})
 
     def __post_init__(self) -> None:
+        if self.adapter_dtype not in ADAPTER_DTYPES:
+            raise ValueError(f"adapter_dtype must be one of {', '.join(ADAPTER_DTYPES)}; got {self.adapter_dtype!r}")
         for name in ("batch_size", "gradient_accumulation_steps", "lora_r", "lora_alpha", "max_source_tokens",
                      "max_summary_tokens", "logging_steps", "save_steps", "save_total_limit"):
             if getattr(self, name) is not None and getattr(self, name) < 1:

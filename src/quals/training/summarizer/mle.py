@@ -119,7 +119,7 @@ def train_summarizer(train_path: str | Path, output_dir: str | Path, *, model: s
                            use_cpu, show_progress, dtype)
     counts = {"n_train": len(pairs), "n_eval": len(held), "n_skipped": skipped}
     return train_and_save(trainer, summarizer, base, directory, last, lora=config.lora, counts=counts,
-                          keep_checkpoints=config.keep_checkpoints)
+                          keep_checkpoints=config.keep_checkpoints, adapter_dtype=config.adapter_dtype)
 
 
 def _mle_trainer(summarizer, config: SummarizerConfig, directory, train, held, use_cpu: bool,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from quals.models.weights import canonical_id, plain_fingerprint, weights_fingerprint
 from quals.training import run as runs
-from quals.training.lora import add_lora, log_trainable
+from quals.training.lora import add_lora, log_trainable, store_adapter_dtype
 from quals.training.summarizer.config import TrainingSettings
 from quals.training.summarizer.model import INFO_FILE, Summarizer, format_dict, is_adapter, load_summarizer
 
@@ -107,8 +107,9 @@ def training_arguments(run: runs.RunDirectory, config: TrainingSettings, *, has_
 
 
 def train_and_save(trainer, summarizer: Summarizer, base: str, run: runs.RunDirectory, last: str | None, *,
-                   lora: bool, counts: dict, keep_checkpoints: bool) -> TrainingResult:
-    """Train (resuming from ``last``), evaluate, save the model and, last, the finished info."""
+                   lora: bool, counts: dict, keep_checkpoints: bool, adapter_dtype: str = "float32") -> TrainingResult:
+    """Train (resuming from ``last``), evaluate, save the model (a LoRA adapter in ``adapter_dtype``)
+    and, last, the finished info."""
     clock = runs.elapsed_clock(last)
     trainer.add_callback(clock)
     output = runs.train(trainer, last)
@@ -124,6 +125,7 @@ def train_and_save(trainer, summarizer: Summarizer, base: str, run: runs.RunDire
                 "world_size": trainer.args.world_size, "device": str(trainer.args.device),
                 "log_history": [runs.finite(entry) for entry in trainer.state.log_history]}
         if lora:
+            store_adapter_dtype(run.output, adapter_dtype)
             info.update(base_model=base, base_fingerprint=plain_fingerprint(base))
         run.complete(info, keep_checkpoints=keep_checkpoints)
     runs.close_processes()
