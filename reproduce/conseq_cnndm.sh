@@ -30,6 +30,9 @@
 #   SELECT_FLAGS  extra selection settings (default: the paper's 30% / 30%)
 #   METRICS       evaluation metrics [rouge,entities,quals]; add qags for the slow QAGS column
 #   QUALS_BIN     the quals command [.venv/bin/quals]
+#   STATE         a directory of reproduce/conseq_state.py save: restored into WORK after the split
+#                 [none]. A run longer than a session: `conseq_state.py save WORK STATE`, commit
+#                 STATE, and on the next machine rerun this script with STATE set.
 set -euo pipefail
 
 WORK=${1:-${TMPDIR:-/tmp}/quals-conseq-cnndm100}
@@ -86,6 +89,8 @@ for name, picked in chosen.items():
 print(f"{len(train)} train ({len(chosen['pool'])} in the selection pool) / {len(test)} held-out articles "
       f"in {work}", file=sys.stderr)
 EOF
+# Carried from an earlier session or machine: its finished models and partial outputs, then resumed.
+if [ -n "${STATE:-}" ] && [ -f "$STATE/manifest.json" ]; then "$PYTHON" reproduce/conseq_state.py restore "$STATE" "$WORK"; fi
 
 # 1. MLE baseline: LoRA r=16 on all linear projections; label smoothing 0.1 (paper). LoRA takes a
 #    larger learning rate than the paper's full fine-tuning (3e-5): 2e-4. Adapters are stored in
