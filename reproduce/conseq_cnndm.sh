@@ -28,7 +28,10 @@
 #                 shipped adapter]
 #   QUALS_FLAGS   extra QUALS settings [none: the defaults, 10 groups and the span constraint]
 #   SELECT_FLAGS  extra selection settings (default: the paper's 30% / 30%)
-#   METRICS       evaluation metrics [rouge,entities,quals]; add qags for the slow QAGS column
+#   METRICS       evaluation metrics [rouge,entities,quals]; at scale also rougelsum, abstractiveness, factcc
+#   PAPER_QUALS   1: also QUALS with --preset paper on every test article [0]
+#   QAGS_N        QAGS (trained) on a seeded subset of this many test articles (0: none) [0]
+#   QAGS_QG, QAGS_QA  QAGS's question generator and answerer [the trained packaged adapters]
 #   QUALS_BIN     the quals command [.venv/bin/quals]
 #   STATE         a directory of reproduce/conseq_state.py save: restored into WORK after the split
 #                 [none]. A run longer than a session: `conseq_state.py save WORK STATE`, commit
@@ -50,6 +53,10 @@ QAGEN=${QAGEN:-packaged:smollm2-135m-qagen}
 QUALS_FLAGS=${QUALS_FLAGS:-}
 SELECT_FLAGS=${SELECT_FLAGS:-}
 METRICS=${METRICS:-rouge,entities,quals}
+PAPER_QUALS=${PAPER_QUALS:-0}
+QAGS_N=${QAGS_N:-0}
+QAGS_QG=${QAGS_QG:-packaged:smollm2-135m-qags-qg}
+QAGS_QA=${QAGS_QA:-packaged:smollm2-135m-qags-qa}
 QUALS_BIN=${QUALS_BIN:-.venv/bin/quals}
 PYTHON=${PYTHON:-.venv/bin/python}
 LAUNCH=()  # a launcher in front of quals (torchrun for the sharded selection)
@@ -131,8 +138,42 @@ for SYSTEM in mle conseq-rouge conseq-quals; do
 done
 
 # 6. Evaluation against documents and references, paired bootstrap against MLE.
+SYSTEMS=("$WORK/summaries/mle.jsonl" "$WORK/summaries/conseq-rouge.jsonl" "$WORK/summaries/conseq-quals.jsonl")
 # shellcheck disable=SC2086
-Q evaluate-summaries "$WORK/summaries/mle.jsonl" "$WORK/summaries/conseq-rouge.jsonl" \
-  "$WORK/summaries/conseq-quals.jsonl" --test "$WORK/test.jsonl" -o "$WORK/eval" --metrics "$METRICS" \
+Q evaluate-summaries "${SYSTEMS[@]}" --test "$WORK/test.jsonl" -o "$WORK/eval" --metrics "$METRICS" \
   --model "$QAGEN" --bootstrap-seed "$SEED" --no-progress $QUALS_FLAGS
-echo "table: $WORK/eval/table.md" >&2
+TABLES=("$WORK/eval")
+#    QUALS with the paper preset (the published method) next to the default.
+if [ "$PAPER_QUALS" = 1 ]; then
+  Q evaluate-summaries "${SYSTEMS[@]}" --test "$WORK/test.jsonl" -o "$WORK/eval-paper" --metrics quals \
+    --model "$QAGEN" --preset paper --bootstrap-seed "$SEED" --no-progress
+  TABLES+=("paper=$WORK/eval-paper")
+fi
+#    QAGS with the trained question generator and answerer, on a seeded subset of QAGS_N articles
+#    (QAGS is the slowest metric).
+if [ "$QAGS_N" -gt 0 ]; then
+  "$PYTHON" - "$WORK" "$QAGS_N" "$SEED" <<'EOF'
+import sys
+from pathlib import Path
+import numpy as np
+work, n, seed = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+out = work / f"qags{n}"
+(out / "summaries").mkdir(parents=True, exist_ok=True)
+test = (work / "test.jsonl").read_text().splitlines()
+keep = sorted(np.random.default_rng(seed).permutation(len(test))[:n].tolist())
+for source, target in [(work / "test.jsonl", out / "test.jsonl"),
+                       *[(p, out / "summaries" / p.name) for p in sorted((work / "summaries").glob("*.jsonl"))]]:
+    lines = source.read_text().splitlines()
+    if len(lines) != len(test):
+        sys.exit(f"{source} has {len(lines)} rows, {len(test)} expected: finish the summaries first")
+    text = "".join(lines[i] + "\n" for i in keep)
+    if not target.exists() or target.read_text() != text:
+        target.write_text(text)
+EOF
+  Q evaluate-summaries "$WORK/qags$QAGS_N/summaries/mle.jsonl" "$WORK/qags$QAGS_N/summaries/conseq-rouge.jsonl" \
+    "$WORK/qags$QAGS_N/summaries/conseq-quals.jsonl" --test "$WORK/qags$QAGS_N/test.jsonl" -o "$WORK/eval-qags" \
+    --metrics qags --qg-model "$QAGS_QG" --qa-model "$QAGS_QA" --bootstrap-seed "$SEED" --no-progress
+  TABLES+=("qags$QAGS_N=$WORK/eval-qags")
+fi
+"$PYTHON" reproduce/conseq_table.py "${TABLES[@]}" -o "$WORK/table.md"
+echo "table: $WORK/table.md" >&2

@@ -298,11 +298,20 @@ def _scale(column: str) -> tuple[int, int]:
     return (1, 1) if column == "summary_tokens" else (1, 4)
 
 
-def _cell(column: str, value: float | None) -> str:
+def format_cell(column: str, value: float | None, delta: float | None = None, p_value: float | None = None) -> str:
+    """A table cell: the mean in the column's unit and, against a baseline, the difference and p-value."""
     if value is None:
         return "n/a"
     scale, digits = _scale(column)
-    return f"{scale * value:.{digits}f}"
+    cell = f"{scale * value:.{digits}f}"
+    if delta is not None and p_value is not None:
+        cell += f" ({scale * delta:+.{digits}f}, p={p_value:.3f})"
+    return cell
+
+
+TABLE_NOTES = ("ROUGE, entity precision and novel n-grams in %, length in tokens, QUALS in nats (higher = more "
+               "consistent), QAGS in [0, 1]. "
+               "In brackets: difference to the first system and two-sided paired bootstrap p-value.")
 
 
 def markdown_table(systems: Sequence[SystemScores], columns: Sequence[str]) -> str:
@@ -312,17 +321,11 @@ def markdown_table(systems: Sequence[SystemScores], columns: Sequence[str]) -> s
     for system in systems:
         cells = []
         for column in columns:
-            cell = _cell(column, system.means.get(column))
             test = system.comparison.get(column)
-            if test is not None:
-                scale, digits = _scale(column)
-                cell += f" ({scale * test.delta:+.{digits}f}, p={test.p_value:.3f})"
-            cells.append(cell)
+            cells.append(format_cell(column, system.means.get(column), test.delta if test else None,
+                                     test.p_value if test else None))
         lines.append(f"| {system.name} | {system.n_rows - system.n_errors} | " + " | ".join(cells) + " |")
-    notes = ("ROUGE, entity precision and novel n-grams in %, length in tokens, QUALS in nats (higher = more "
-             "consistent), QAGS in [0, 1]. "
-             "In brackets: difference to the first system and two-sided paired bootstrap p-value.")
-    return "\n".join(lines) + "\n\n" + notes + "\n"
+    return "\n".join(lines) + "\n\n" + TABLE_NOTES + "\n"
 
 
 def evaluate_systems(evaluator: SummaryEvaluator, test_path: str | Path, systems: Sequence[tuple[str, str | Path]],
