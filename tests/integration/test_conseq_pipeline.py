@@ -263,6 +263,31 @@ def test_candidates_sharded_over_two_processes_match_one(tiny_dirs, tmp_path):
     assert json.loads((tmp_path / "sharded.jsonl.run.json").read_text())["merged_from"] == 2
 
 
+def test_quals_selection_sharded_over_two_processes_matches_one(tiny_dirs, tmp_path):
+    """The costliest stage: per-summary QUALS scores sharded by chunk, merged by the first process
+    (the same file one process writes), then the same triples."""
+    candidates = tmp_path / "candidates.jsonl"
+    _write(candidates, [{"row": i, "id": r["id"], "document": r["document"], "reference": r["summary"],
+                         "candidates": [f"The cat sat on day {i + k}." for k in range(3)], "source_truncated": False,
+                         "error": None} for i, r in enumerate(TRAIN)])
+    common = [str(FIXTURES / "fake_qa.py"), "conseq", "select", str(candidates), "--model", str(tiny_dirs["llama"]),
+              "--chunk-size", "3", "--negative-share", "0.5", "--positive-share", "0.5", *SMALL_QUALS, *QUIET]
+    env = {**os.environ, "PYTHONPATH": str(FIXTURES.parent), "OMP_NUM_THREADS": "1"}
+    single, sharded = tmp_path / "single" / "triples.jsonl", tmp_path / "sharded" / "triples.jsonl"
+    subprocess.run([sys.executable, *common, "-o", str(single)], env=env, check=True, capture_output=True)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    result = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr",
+                             "127.0.0.1", "--master_port", str(port), *common, "-o", str(sharded)],
+                            env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    scores = "triples.quals-scores.jsonl"
+    assert (sharded.parent / scores).read_bytes() == (single.parent / scores).read_bytes()
+    assert json.loads((sharded.parent / f"{scores}.run.json").read_text())["merged_from"] == 2
+    assert sharded.read_bytes() == single.read_bytes() and _lines(single)
+
+
 def test_training_runs_data_parallel_over_two_processes(tiny_dirs, tmp_path):
     """The training stages (MLE here; ConSeq fine-tuning uses the same Trainer run) under torchrun
     with two CPU processes (gloo): each step takes a batch per process, one process saves."""
