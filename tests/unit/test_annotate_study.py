@@ -95,6 +95,25 @@ def test_build_reads_other_field_names_and_skips_null_summaries(tmp_path, caplog
                                              summary_field="highlights"))
 
 
+def test_build_joins_documents_from_the_summarized_test_file(tmp_path):
+    """quals summarize writes no documents: they come from the test file, joined on id."""
+    ids = [f"x{k}" for k in range(6)]
+    a = _summaries(tmp_path, "mle", ids, "A", document=False)
+    b = _summaries(tmp_path, "conseq", ids, "B", document=False)
+    test = _jsonl(tmp_path / "test.jsonl", [{"id": k, "document": f"Article {k}.", "summary": "ref"}
+                                           for k in reversed(ids)])
+    with pytest.raises(ValueError, match="missing field 'document'"):
+        build_study(a, b, config=BuildConfig(n_items=4))
+    study = build_study(a, b, config=BuildConfig(n_items=4), documents=test)
+    assert len(study.items) == 4 and all(item.document == f"Article {item.id}." for item in study.items)
+    assert all(item.summary_b == f"B {item.id}" for item in study.items)
+    with pytest.raises(ValueError, match="has no row in"):
+        build_study(a, b, config=BuildConfig(n_items=6), documents=_jsonl(tmp_path / "few.jsonl", [
+            {"id": "x0", "document": "Article x0."}]))
+    with pytest.raises(ValueError, match="documents in .*mle.jsonl and .*test.jsonl differ"):
+        build_study(_summaries(tmp_path, "mle", ids, "A"), b, config=BuildConfig(n_items=6), documents=test)
+
+
 @pytest.mark.parametrize("rows_b,message", [
     ([{"id": "1", "summary": "T", "document": "Another document."}], "documents in .* differ"),
     ([{"id": "1", "text": "T"}], "missing field 'summary'"),

@@ -1,7 +1,8 @@
 """Make a study from two systems' summary files: join on id, sample N items with a seed.
 
-Input rows are JSONL objects as ``quals summarize`` writes them (``id``, ``document``, ``summary``;
-the field names are configurable). Rows whose summary is null (a failed generation) are left out
+Input rows are JSONL objects with ``id``, ``summary`` and ``document`` (the field names are
+configurable). ``quals summarize`` writes no documents: pass the test file it summarized as
+``documents`` and they are joined on id from there. Rows whose summary is null (a failed generation) are left out
 and counted in the log; any other bad row stops the build, since a study built on a damaged file
 would be compared against the wrong texts.
 
@@ -44,13 +45,15 @@ class BuildConfig:
 
 
 def build_study(path_a: str | Path, path_b: str | Path, name_a: str | None = None, name_b: str | None = None,
-                config: BuildConfig = BuildConfig()) -> Study:
+                config: BuildConfig = BuildConfig(), documents: str | Path | None = None) -> Study:
     """Sample ``config.n_items`` ids present in both files and pair their summaries.
 
     Args:
         path_a, path_b: JSONL summary files of system A and system B (``.jsonl.gz`` too).
         name_a, name_b: system names; default: the file names without extensions.
         config: sample size, seed and field names.
+        documents: JSONL rows with the id and document fields (the summarized test file), for
+            summary files without documents; where a summary file has them too, they must agree.
 
     Returns:
         The study, items in the order of ``path_a``.
@@ -63,8 +66,9 @@ def build_study(path_a: str | Path, path_b: str | Path, name_a: str | None = Non
     path_a, path_b = Path(path_a), Path(path_b)
     name_a = name_a if name_a is not None else _stem(path_a)
     name_b = name_b if name_b is not None else _stem(path_b)
-    rows_a = _read_summaries(path_a, config, document_required=True)
+    rows_a = _read_summaries(path_a, config, document_required=documents is None)
     rows_b = _read_summaries(path_b, config, document_required=False)
+    sources = _read_documents(Path(documents), config) if documents is not None else None
     common = [row_id for row_id in rows_a if row_id in rows_b]
     only_a, only_b = len(rows_a) - len(common), len(rows_b) - len(common)
     if only_a or only_b:
@@ -79,8 +83,14 @@ def build_study(path_a: str | Path, path_b: str | Path, name_a: str | None = Non
             continue
         document, summary_a = rows_a[row_id]
         document_b, summary_b = rows_b[row_id]
+        if sources is not None:
+            if row_id not in sources:
+                raise ValueError(f"id {row_id!r} has no row in {documents}; is it the file both systems summarized?")
+            if document is not None and document != sources[row_id]:
+                raise ValueError(f"id {row_id!r}: the documents in {path_a} and {documents} differ")
+            document = sources[row_id]
         if document_b is not None and document_b != document:
-            raise ValueError(f"id {row_id!r}: the documents in {path_a} and {path_b} differ; "
+            raise ValueError(f"id {row_id!r}: the documents in {path_a} and {documents or path_b} differ; "
                              "were both systems run on the same input?")
         items.append(StudyItem(row_id, document, summary_a, summary_b))  # type: ignore[arg-type]
     return Study.from_items(tuple(items), name_a, name_b)
@@ -128,6 +138,22 @@ def _read_summaries(path: Path, config: BuildConfig,
     if n_null:
         logger.warning("%s: %d rows without a summary (null) are left out", path, n_null)
     return rows
+
+
+def _read_documents(path: Path, config: BuildConfig) -> dict[str, str]:
+    """id -> document of the summarized test file."""
+    if not path.is_file():
+        raise FileNotFoundError(f"documents file {path} does not exist")
+    documents: dict[str, str] = {}
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as handle:
+        for number, record in strict_json_lines(handle, str(path)):
+            row_id, document = record.get(config.id_field), record.get(config.document_field)
+            if row_id is None or not isinstance(document, str):
+                raise ValueError(f"{path}:{number}: needs the {config.id_field!r} and {config.document_field!r} "
+                                 "fields (see --id-field, --document-field)")
+            documents[str(row_id)] = document
+    return documents
 
 
 _MISSING = object()

@@ -32,6 +32,9 @@ def register(parser: argparse.ArgumentParser) -> None:
     build.add_argument("summaries_a", type=Path, help="JSONL summaries of system A (the baseline).")
     build.add_argument("summaries_b", type=Path, help="JSONL summaries of system B (compared against A).")
     build.add_argument("-o", "--output", type=Path, required=True, help="Study file to write (JSONL).")
+    build.add_argument("--documents", type=Path, default=None,
+                       help="The test file both systems summarized (JSONL, id and document fields): documents "
+                            "are joined from it on id (quals summarize writes none into summary files).")
     add_config_flags(build, BuildConfig)
     build.add_argument("--name-a", default=None, help="Name of system A (default: its file name without extensions).")
     build.add_argument("--name-b", default=None, help="Name of system B (default: its file name without extensions).")
@@ -79,7 +82,7 @@ def _build(args: argparse.Namespace) -> int:
     config = config_from_args(BuildConfig, args)
     if args.output.exists() and not args.overwrite:
         raise FileExistsError(f"{args.output} exists; pass --overwrite to replace it")
-    study = build_study(args.summaries_a, args.summaries_b, args.name_a, args.name_b, config)
+    study = build_study(args.summaries_a, args.summaries_b, args.name_a, args.name_b, config, documents=args.documents)
     write_study(study, args.output, overwrite=args.overwrite)
     print(f"{len(study.items)} items, {study.system_a} (A) vs {study.system_b} (B) -> {args.output}", file=sys.stderr)
     return 0
