@@ -32,6 +32,7 @@
 #   PAPER_QUALS   1: also QUALS with --preset paper on every test article [0]
 #   QAGS_N        QAGS (trained) on a seeded subset of this many test articles (0: none) [0]
 #   QAGS_QG, QAGS_QA  QAGS's question generator and answerer [the trained packaged adapters]
+#   STUDY_N       a human study of this many test articles, MLE vs ConSeq-QUALS (0: none) [0]
 #   QUALS_BIN     the quals command [.venv/bin/quals]
 #   STATE         a directory of reproduce/conseq_state.py save: restored into WORK after the split
 #                 [none]. A run longer than a session: `conseq_state.py save WORK STATE`, commit
@@ -55,6 +56,7 @@ SELECT_FLAGS=${SELECT_FLAGS:-}
 METRICS=${METRICS:-rouge,entities,quals}
 PAPER_QUALS=${PAPER_QUALS:-0}
 QAGS_N=${QAGS_N:-0}
+STUDY_N=${STUDY_N:-0}
 QAGS_QG=${QAGS_QG:-packaged:smollm2-135m-qags-qg}
 QAGS_QA=${QAGS_QA:-packaged:smollm2-135m-qags-qa}
 QUALS_BIN=${QUALS_BIN:-.venv/bin/quals}
@@ -177,3 +179,9 @@ EOF
 fi
 "$PYTHON" reproduce/conseq_table.py "${TABLES[@]}" -o "$WORK/table.md"
 echo "table: $WORK/table.md" >&2
+
+# 7. A pairwise human study, MLE (A) vs ConSeq-QUALS (B), on STUDY_N test articles (docs/human-eval.md).
+if [ "$STUDY_N" -gt 0 ]; then
+  Q annotate build "$WORK/summaries/mle.jsonl" "$WORK/summaries/conseq-quals.jsonl" --documents "$WORK/test.jsonl" \
+    -o "$WORK/study.jsonl" --n-items "$STUDY_N" --seed "$SEED" --overwrite
+fi
