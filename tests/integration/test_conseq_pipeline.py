@@ -53,6 +53,8 @@ def test_complete_pipeline_decoder_only_lora(tiny_dirs, tmp_path, fake_generatio
     info = json.loads((mle / "quals_summarizer.json").read_text())
     assert info["complete"] and info["base_model"] == str(Path(llama).resolve())
     assert info["result"]["n_train"] == 6 and info["result"]["n_eval"] == 2
+    # The run ends on its epoch: the epoch-end held-out loss is the final one, computed once.
+    assert [e["eval_loss"] for e in info["log_history"] if "eval_loss" in e] == [info["result"]["metrics"]["eval_loss"]]
     assert info["run"]["config"]["adapter_dtype"] == "float16" and not (mle / "checkpoints").exists()
     # Stored in half precision (what the later stages load), the rest of the pipeline runs on it.
     assert {t.dtype for t in load_file(str(mle / "adapter_model.safetensors")).values()} == {torch.float16}

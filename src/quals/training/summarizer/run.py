@@ -115,7 +115,7 @@ def train_and_save(trainer, summarizer: Summarizer, base: str, run: runs.RunDire
     output = runs.train(trainer, last)
     metrics = dict(output.metrics)
     if trainer.eval_dataset is not None:
-        metrics.update(trainer.evaluate())
+        metrics.update(_final_eval(trainer))
     metrics["train_seconds"] = round(clock.total, 1)
     result = TrainingResult(run.output, counts["n_train"], counts["n_eval"], counts["n_skipped"],
                             trainer.state.global_step, runs.finite(metrics), resumed_from=last)
@@ -130,6 +130,16 @@ def train_and_save(trainer, summarizer: Summarizer, base: str, run: runs.RunDire
         run.complete(info, keep_checkpoints=keep_checkpoints)
     runs.close_processes()
     return result
+
+
+def _final_eval(trainer) -> dict:
+    """The held-out loss of the final weights; the epoch-end evaluation already computed it when the
+    run ended on an epoch (one pass over the held-out set costs minutes on a CPU)."""
+    state = trainer.state
+    last = next((entry for entry in reversed(state.log_history) if "eval_loss" in entry), None)
+    if last is not None and last.get("step") == state.global_step:
+        return {k: v for k, v in last.items() if k.startswith("eval_")}
+    return trainer.evaluate()
 
 
 def _completed_result(output_dir: Path, info: dict) -> TrainingResult:
