@@ -31,8 +31,10 @@ from pathlib import Path
 from quals.batch.output import dumps_record  # how the run wrote its lines: restored lines match them
 
 MANIFEST = "manifest.json"
-# Rebuilt from ../shared/data (split) or from the scores (triples): never stored.
-REBUILT = ("train.jsonl", "test.jsonl", "pool.jsonl", "triples-*.jsonl")
+# Rebuilt by the script from ../shared/data (split, QAGS subset, study) or from the scores (triples):
+# never stored. Patterns of paths relative to WORK.
+REBUILT = ("train.jsonl", "test.jsonl", "pool.jsonl", "triples-quals.jsonl", "triples-rouge.jsonl", "qags*/*",
+           "study.jsonl", "table.md")
 # Candidate rows keep their document and reference; those texts come back from the pool file.
 REFILL = {"candidates.jsonl": ("pool.jsonl", {"document": "document", "reference": "summary"})}
 DATA_FIELDS = ("document", "reference", "positive", "negative")
@@ -65,7 +67,7 @@ def _files(work: Path) -> list[Path]:
         rel = path.relative_to(work)
         if not path.is_file() or "checkpoints" in rel.parts:
             continue
-        if len(rel.parts) == 1 and any(fnmatch.fnmatch(rel.name, p) for p in REBUILT):
+        if any(fnmatch.fnmatch(str(rel), p) for p in REBUILT):
             continue
         model_dir = work / rel.parts[0]
         if len(rel.parts) > 1 and (model_dir / "adapter_config.json").exists() and not _finished_model(model_dir):

@@ -118,6 +118,10 @@ def test_two_runs_are_byte_identical_and_rerun_resumes(tiny_dirs, tmp_path, fake
     (tmp_path / "c.jsonl.run.json").write_text(json.dumps({**sidecar, "complete": False}))
     assert main(["score", str(data), "-o", str(crashed), *args]) == 0
     assert crashed.read_bytes() == content
+    # The output lost (not carried to another machine), its record kept: scored again, not "complete".
+    first.unlink()
+    assert main(["score", str(data), "-o", str(first), *args]) == 0
+    assert first.read_bytes() == content
 
 
 def test_existing_output_from_other_settings_is_not_clobbered(tiny_dirs, tmp_path, fake_generation):

@@ -34,6 +34,7 @@ def _work(root: Path) -> Path:
     _jsonl(root / "triples-quals.jsonl", [{"document": POOL[0]["document"], "positive": POOL[0]["summary"]}])
     _jsonl(root / "triples-quals.quals-scores.jsonl.part-00000-of-00002",
            [{"row": 0, "id": "0:reference", "score": -1.5}])
+    _jsonl(root / "triples-rouge.rouge-scores.jsonl", [{"row": 0, "id": "0:candidate-0", "score": 0.3}])
     (root / "mle").mkdir()
     (root / "mle" / "adapter_config.json").write_text("{}")
     (root / "mle" / "adapter_model.safetensors").write_bytes(bytes(range(256)))
@@ -51,7 +52,7 @@ def test_saved_state_restores_byte_for_byte_without_data_texts(tmp_path):
     stored = {e["path"] for e in manifest["files"]}
     assert stored == {"candidates.jsonl", "candidates.jsonl.run.json", "mle/adapter_config.json",
                       "mle/adapter_model.safetensors", "mle/quals_summarizer.json",
-                      "triples-quals.quals-scores.jsonl.part-00000-of-00002"}
+                      "triples-quals.quals-scores.jsonl.part-00000-of-00002", "triples-rouge.rouge-scores.jsonl"}
     for path in state.rglob("*.gz"):
         assert b"secret" not in gzip.decompress(path.read_bytes()), path
 

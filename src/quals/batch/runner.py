@@ -288,6 +288,10 @@ def _prepare(target: Path, info: dict, overwrite: bool) -> bool:
                                               if k not in ("complete", "merged_from")}, info))
             raise FileExistsError(f"{target} exists from another run ({changed}); pass --overwrite to replace it "
                                   f"or choose another output")
+        if previous.get("complete") and not target.exists():
+            logger.warning("%s is missing though %s says the run was complete: running it again", target, sidecar)
+            atomic_write_json(sidecar, {**info, "complete": False})
+            return False
         return bool(previous.get("complete"))
     target.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_json(sidecar, {**info, "complete": False})
