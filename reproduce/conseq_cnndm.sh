@@ -5,9 +5,11 @@
 #   reproduce/conseq_cnndm.sh [WORK_DIR]
 #
 # The defaults are the 100-article run of docs/conseq.md (reproduce/conseq_cnndm100.sh runs them).
-# At scale (issue 21), e.g.:
+# At scale (issue 21; docs/conseq.md "At scale", the run in progress):
 #   DATA=../shared/data/train/cnndm_train.jsonl.gz TEST_DATA=../shared/data/train/cnndm_test.jsonl.gz \
-#   N_TRAIN=2000 N_SELECT=500 N_TEST=300 EPOCHS=1 SAVE_STEPS=25 NPROC=2 reproduce/conseq_cnndm.sh WORK
+#   N_TRAIN=2000 N_SELECT=500 N_TEST=300 EPOCHS=1 SAVE_STEPS=25 NPROC=2 OMP_NUM_THREADS=1 \
+#   METRICS=rouge,rougelsum,entities,abstractiveness,quals,factcc PAPER_QUALS=1 QAGS_N=100 STUDY_N=100 \
+#   STATE=docs/results/conseq-cnndm/state reproduce/conseq_cnndm.sh /work/runs/conseq-cnndm
 #
 # Every stage resumes when the script runs again (and a finished stage returns at once), so an
 # interrupted run is continued by re-running the same command.
