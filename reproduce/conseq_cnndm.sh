@@ -7,7 +7,7 @@
 # The defaults are the 100-article run of docs/conseq.md (reproduce/conseq_cnndm100.sh runs them).
 # At scale (issue 21; docs/conseq.md "At scale", the run in progress):
 #   DATA=../shared/data/train/cnndm_train.jsonl.gz TEST_DATA=../shared/data/train/cnndm_test.jsonl.gz \
-#   N_TRAIN=2000 N_SELECT=500 N_TEST=300 EPOCHS=1 SAVE_STEPS=25 NPROC=2 OMP_NUM_THREADS=1 \
+#   N_TRAIN=2000 N_SELECT=500 N_TEST=300 EPOCHS=1 SAVE_STEPS=25 NPROC=2 OMP_NUM_THREADS=1 LORA_R=8 \
 #   METRICS=rouge,rougelsum,entities,abstractiveness,quals,factcc PAPER_QUALS=1 QAGS_N=100 STUDY_N=100 \
 #   STATE=docs/results/conseq-cnndm/state reproduce/conseq_cnndm.sh /work/runs/conseq-cnndm
 #
@@ -25,6 +25,7 @@
 #   SAVE_STEPS    MLE and ConSeq checkpoint interval, the resume points [10]
 #   NPROC         processes of the QUALS selection, one shard each (torchrun) [1]
 #   SEED          seed of split, training, sampling and bootstrap [0]
+#   LORA_R        LoRA rank of the MLE adapter [16]; 8 keeps it under the 5 MB a committed file may have
 #   BASE          summarizer base model [packaged:smollm2-135m-instruct]
 #   QAGEN         QAGen for QUALS in selection and evaluation [packaged:smollm2-135m-qagen, the
 #                 shipped adapter]
@@ -51,6 +52,7 @@ EPOCHS=${EPOCHS:-3}
 SAVE_STEPS=${SAVE_STEPS:-10}
 NPROC=${NPROC:-1}
 SEED=${SEED:-0}
+LORA_R=${LORA_R:-16}
 BASE=${BASE:-packaged:smollm2-135m-instruct}
 QAGEN=${QAGEN:-packaged:smollm2-135m-qagen}
 QUALS_FLAGS=${QUALS_FLAGS:-}
@@ -106,7 +108,7 @@ if [ -n "${STATE:-}" ] && [ -f "$STATE/manifest.json" ]; then "$PYTHON" reproduc
 # 1. MLE baseline: LoRA r=16 on all linear projections; label smoothing 0.1 (paper). LoRA takes a
 #    larger learning rate than the paper's full fine-tuning (3e-5): 2e-4. Adapters are stored in
 #    float16 (10 MB), small enough to commit between sessions; every later stage loads that copy.
-Q train-summarizer "$WORK/train.jsonl" -o "$WORK/mle" --model "$BASE" --lora \
+Q train-summarizer "$WORK/train.jsonl" -o "$WORK/mle" --model "$BASE" --lora --lora-r "$LORA_R" \
   --learning-rate 2e-4 --num-train-epochs "$EPOCHS" --batch-size 4 --gradient-accumulation-steps 2 \
   --max-source-tokens 512 --max-summary-tokens 128 --eval-fraction 0.1 --save-steps "$SAVE_STEPS" --logging-steps 5 \
   --seed "$SEED" --adapter-dtype float16 --no-progress

@@ -39,6 +39,9 @@ REBUILT = ("train.jsonl", "test.jsonl", "pool.jsonl", "triples-quals.jsonl", "tr
 REFILL = {"candidates.jsonl": ("pool.jsonl", {"document": "document", "reference": "summary"})}
 DATA_FIELDS = ("document", "reference", "positive", "negative")
 MODEL_INFO = ("quals_summarizer.json",)
+# The project tracks no file over 5 MB: a LoRA r16 adapter of the 135M backbone (9.8 MB in float16)
+# does not fit, one of rank 8 (4.9 MB) does.
+MAX_STORED_BYTES = 5_000_000
 
 
 def _sha256(data: bytes) -> str:
@@ -106,7 +109,11 @@ def save(work: Path, state: Path) -> dict:
         stored = _strip(rel, data) if rel.suffix != ".safetensors" and _is_text(data) else data
         target = state / (str(rel) + ".gz")
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(gzip.compress(stored, mtime=0))
+        packed = gzip.compress(stored, mtime=0)
+        if len(packed) > MAX_STORED_BYTES:
+            raise ValueError(f"{rel} is {len(packed) / 1e6:.1f} MB gzipped, over the {MAX_STORED_BYTES / 1e6:.0f} MB "
+                             "a committed file may have (a smaller adapter: --lora-r 8)")
+        target.write_bytes(packed)
         entries.append({"path": str(rel), "sha256": _sha256(data), "bytes": len(data)})
     manifest = {"files": entries}
     (state / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import importlib.util
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -82,4 +83,12 @@ def test_a_file_carrying_data_texts_without_a_rule_is_refused(tmp_path):
     work = _work(tmp_path / "work")
     _jsonl(work / "summaries" / "mle.jsonl", [{"row": 0, "summary": "s", "document": POOL[0]["document"]}])
     with pytest.raises(ValueError, match="summaries/mle.jsonl line 1 holds data text"):
+        state_tool.save(work, tmp_path / "state")
+
+
+def test_a_file_too_large_to_commit_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setattr(state_tool, "MAX_STORED_BYTES", 2000)
+    work = _work(tmp_path / "work")
+    (work / "mle" / "adapter_model.safetensors").write_bytes(os.urandom(4000))
+    with pytest.raises(ValueError, match="mle/adapter_model.safetensors is .* over the"):
         state_tool.save(work, tmp_path / "state")
