@@ -79,3 +79,26 @@ def test_split_windows(n, window, overlap, expected):
 def test_split_windows_rejects_bad_settings(window, overlap):
     with pytest.raises(ValueError):
         split_windows(10, window, overlap)
+
+
+@pytest.mark.parametrize("batch_size", [2, 64])
+def test_repeated_context_is_encoded_once(backbone, batch_size, monkeypatch):
+    """One document under several summaries (ConSeq's selection): each caller gets its own
+    sequences back, in order, scored as if alone, and the document goes through the model once
+    per ``batch_size`` sequences instead of once per caller."""
+    import quals.models.scoring as scoring
+
+    document, other = backbone.tokenize(CONTEXTS[0]), backbone.tokenize(CONTEXTS[2])
+    qa = _sequences(backbone)[0]
+    contexts = [document, other, document, document]
+    sequences = [qa[:2], qa[2:], qa[1:], qa[:1]]
+    prompts = []
+    original = scoring._plan_jobs
+    monkeypatch.setattr(scoring, "_plan_jobs", lambda b, c, *rest: (prompts.extend(c), original(b, c, *rest))[1])
+    results = score_sequences(backbone, contexts, sequences, window_tokens=200, batch_size=batch_size)
+    assert prompts == [document, other]
+    assert [len(r.sequences) for r in results] == [2, 1, 2, 1]
+    for context, seqs, result in zip(contexts, sequences, results, strict=True):
+        prompt = backbone.prompt_ids(context)
+        for seq, scored in zip(seqs, result.sequences, strict=True):
+            assert scored.by_window[0] == pytest.approx(reference.sequence_logprobs(backbone, prompt, seq), abs=1e-5)

@@ -1,6 +1,8 @@
 """Batched teacher-forced log-probs of token sequences given contexts.
 
-Each context (or window of it) is encoded once and shared by all of its sequences. For seq2seq
+Each context (or window of it) is encoded once and shared by all of its sequences, and a context
+given more than once (one document under several summaries, as in ConSeq's selection) is encoded
+once for all of them. For seq2seq
 models the encoder output is computed once per batch and its rows are shared by the sequences,
 which are right-padded to the longest in their batch; batches are formed from similar prompt
 lengths to keep padding small. For decoder-only models a context's sequences are packed after a
@@ -132,6 +134,32 @@ def score_sequences(
         for s, seq in enumerate(seqs):
             if len(seq) == 0:
                 raise ValueError(f"sequence {s} of context {c} is empty")
+    unique, merged, places = _merge_repeated(contexts, sequences)
+    scored = _score_unique(backbone, unique, merged, window_tokens, window_overlap, batch_size, progress)
+    return [ContextScores(windows=scored[u].windows, sequences=scored[u].sequences[start:start + len(sequences[c])])
+            for c, (u, start) in enumerate(places)]
+
+
+def _merge_repeated(contexts: Sequence[list[int]], sequences: Sequence[Sequence[Sequence[int]]]):
+    """Identical contexts as one, holding all of their sequences: the context is then encoded once
+    per batch of sequences instead of once per caller. ``places[c]`` is context ``c``'s unique
+    context and the offset of its sequences there."""
+    index: dict[tuple[int, ...], int] = {}
+    unique: list[list[int]] = []
+    merged: list[list[Sequence[int]]] = []
+    places: list[tuple[int, int]] = []
+    for context, seqs in zip(contexts, sequences, strict=True):
+        u = index.setdefault(tuple(context), len(unique))
+        if u == len(unique):
+            unique.append(list(context))
+            merged.append([])
+        places.append((u, len(merged[u])))
+        merged[u].extend(seqs)
+    return unique, merged, places
+
+
+def _score_unique(backbone: Backbone, contexts: Sequence[list[int]], sequences: Sequence[Sequence[Sequence[int]]],
+                  window_tokens: int, window_overlap: int | None, batch_size: int, progress) -> list[ContextScores]:
     jobs, spans = _plan_jobs(backbone, contexts, sequences, window_tokens, window_overlap, max(1, batch_size))
     results: list[list[list[tuple[float, ...] | None]]] = [
         [[None] * len(spans[c]) for _ in sequences[c]] for c in range(len(contexts))
