@@ -7,7 +7,7 @@
 # The defaults are the 100-article run of docs/conseq.md (reproduce/conseq_cnndm100.sh runs them).
 # At scale (issue 21; docs/conseq.md "At scale", the run in progress):
 #   DATA=../shared/data/train/cnndm_train.jsonl.gz TEST_DATA=../shared/data/train/cnndm_test.jsonl.gz \
-#   N_TRAIN=2000 N_SELECT=500 N_TEST=300 EPOCHS=1 SAVE_STEPS=25 NPROC=2 OMP_NUM_THREADS=1 LORA_R=8 \
+#   N_TRAIN=800 N_SELECT=500 N_TEST=300 EPOCHS=1 SAVE_STEPS=25 NPROC=2 OMP_NUM_THREADS=1 LORA_R=8 \
 #   METRICS=rouge,rougelsum,entities,abstractiveness,quals,factcc PAPER_QUALS=1 QAGS_N=100 STUDY_N=100 \
 #   STATE=docs/results/conseq-cnndm/state reproduce/conseq_cnndm.sh /work/runs/conseq-cnndm
 #
