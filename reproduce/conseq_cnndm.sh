@@ -36,6 +36,8 @@
 #   QAGS_N        QAGS (trained) on a seeded subset of this many test articles (0: none) [0]
 #   QAGS_QG, QAGS_QA  QAGS's question generator and answerer [the trained packaged adapters]
 #   STUDY_N       a human study of this many test articles, MLE vs ConSeq-QUALS (0: none) [0]
+#   STUDY_OUT     the study file; it holds the summaries and only the hashes of the documents, so it
+#                 can be committed (serve and export take --documents WORK/test.jsonl) [WORK/study.jsonl]
 #   QUALS_BIN     the quals command [.venv/bin/quals]
 #   STATE         a directory of reproduce/conseq_state.py save: restored into WORK after the split
 #                 [none]. A run longer than a session: `conseq_state.py save WORK STATE`, commit
@@ -187,5 +189,5 @@ echo "table: $WORK/table.md" >&2
 # 7. A pairwise human study, MLE (A) vs ConSeq-QUALS (B), on STUDY_N test articles (docs/human-eval.md).
 if [ "$STUDY_N" -gt 0 ]; then
   Q annotate build "$WORK/summaries/mle.jsonl" "$WORK/summaries/conseq-quals.jsonl" --documents "$WORK/test.jsonl" \
-    -o "$WORK/study.jsonl" --n-items "$STUDY_N" --seed "$SEED" --overwrite
+    -o "${STUDY_OUT:-$WORK/study.jsonl}" --n-items "$STUDY_N" --seed "$SEED" --no-embed-documents --overwrite
 fi

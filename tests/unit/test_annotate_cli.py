@@ -68,6 +68,31 @@ def test_build_serve_export(tmp_path, summary_files, no_serving, capsys):
     assert record["attributes"][0]["judgments"] == {"better": 0, "equal": 1, "worse": 0}
 
 
+def test_a_study_without_documents_is_served_and_exported_with_the_test_file(tmp_path, no_serving, capsys):
+    ids = [f"x{k}" for k in range(8)]
+    test = tmp_path / "test.jsonl"
+    test.write_text("".join(json.dumps({"id": k, "document": f"Secret article {k}."}) + "\n" for k in ids))
+    for name in ("mle", "conseq"):
+        (tmp_path / f"{name}.jsonl").write_text("".join(json.dumps({"id": k, "summary": f"{name} {k}"}) + "\n"
+                                                        for k in ids))
+    study = tmp_path / "study.jsonl"
+    assert main(["annotate", "build", str(tmp_path / "mle.jsonl"), str(tmp_path / "conseq.jsonl"), "-o", str(study),
+                 "--documents", str(test), "--n-items", "4", "--no-embed-documents"]) == 0
+    assert "document hashes only" in capsys.readouterr().err
+    assert "Secret" not in study.read_text()
+
+    assert main(["annotate", "serve", str(study), "--port", "0", "--annotators", "1", "--per-item", "1"]) == 2
+    assert "pass the test file it was built from with --documents" in capsys.readouterr().err
+    assert main(["annotate", "serve", str(study), "--port", "0", "--annotators", "1", "--per-item", "1",
+                 "--documents", str(test)]) == 0
+    capsys.readouterr()
+    store = StudyStore.open(tmp_path / "study.sqlite", read_study(study, test))
+    assert store.task(0, 0).document.startswith("Secret article x")
+    store.save(0, 0, dict.fromkeys(ATTRIBUTES, "right"))
+    assert main(["annotate", "export", str(study), "--documents", str(test), "-o", str(tmp_path / "out")]) == 0
+    assert "1 of 4 assigned judgments" in capsys.readouterr().err
+
+
 def test_serve_refuses_another_design_for_an_existing_database(tmp_path, summary_files, no_serving, capsys):
     study = tmp_path / "study.jsonl"
     main(["annotate", "build", *map(str, summary_files), "-o", str(study), "--n-items", "4"])

@@ -114,6 +114,47 @@ def test_build_joins_documents_from_the_summarized_test_file(tmp_path):
         build_study(_summaries(tmp_path, "mle", ids, "A"), b, config=BuildConfig(n_items=6), documents=test)
 
 
+def test_a_detached_study_holds_hashes_and_takes_its_documents_back_from_the_test_file(tmp_path):
+    """--no-embed-documents: no document text in the file; reading it needs the same test file."""
+    ids = [f"x{k}" for k in range(6)]
+    a = _summaries(tmp_path, "mle", ids, "A", document=False)
+    b = _summaries(tmp_path, "conseq", ids, "B", document=False)
+    test = _jsonl(tmp_path / "test.jsonl", [{"id": k, "article": f"Article {k}."} for k in ids])
+    config = dict(n_items=4, document_field="article")
+    embedded = build_study(a, b, config=BuildConfig(**config), documents=test)
+    study = build_study(a, b, config=BuildConfig(**config, embed_documents=False), documents=test)
+    assert study.items == embedded.items and study.detached and study.sha256 != embedded.sha256
+    path = write_study(study, tmp_path / "study.jsonl")
+    assert "Article" not in path.read_text()
+    assert all(set(json.loads(line)) == {"id", "document_sha256", "summary_a", "summary_b"}
+               for line in path.read_text().splitlines())
+
+    with pytest.raises(ValueError, match="holds no documents .* --documents"):
+        read_study(path)
+    with pytest.raises(ValueError, match="needs the 'id' and 'document' fields"):
+        read_study(path, test)
+    again = read_study(path, test, document_field="article")
+    assert again == study and again.sha256 == study.sha256
+    # where the study holds its documents, --documents is not read
+    assert read_study(write_study(embedded, tmp_path / "e.jsonl"), tmp_path / "absent.jsonl") == embedded
+
+    edited = study.items[2].id
+    changed = _jsonl(tmp_path / "changed.jsonl", [{"id": k, "article": f"Article {k}." + (" Edited." if k == edited
+                                                                                          else "")} for k in ids])
+    with pytest.raises(ValueError, match=f":3: the document of id '{edited}' .* is not the one the study was built"):
+        read_study(path, changed, document_field="article")
+    few = _jsonl(tmp_path / "few.jsonl", [{"id": study.items[0].id, "article": study.items[0].document}])
+    with pytest.raises(ValueError, match=f":2: id '{study.items[1].id}' has no row in"):
+        read_study(path, few, document_field="article")
+
+
+def test_a_study_mixing_documents_and_hashes_is_refused(tmp_path):
+    path = _jsonl(tmp_path / "s.jsonl", [_item(1), {k: v for k, v in _item(2).items() if k != "document"}
+                                         | {"document_sha256": "0" * 64}])
+    with pytest.raises(ValueError, match=":2: every item holds its document"):
+        read_study(path, tmp_path / "s.jsonl")
+
+
 @pytest.mark.parametrize("rows_b,message", [
     ([{"id": "1", "summary": "T", "document": "Another document."}], "documents in .* differ"),
     ([{"id": "1", "text": "T"}], "missing field 'summary'"),

@@ -19,7 +19,7 @@ import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from quals.annotate.study import Study, StudyItem
+from quals.annotate.study import Study, StudyItem, read_documents
 from quals.data.readers import strict_json_lines
 
 logger = logging.getLogger(__name__)
@@ -35,6 +35,10 @@ class BuildConfig:
     id_field: str = field(default="id", metadata={"help": "Field with the row id; the files are joined on it."})
     document_field: str = field(default="document", metadata={"help": "Field with the source document."})
     summary_field: str = field(default="summary", metadata={"help": "Field with the system's summary."})
+    embed_documents: bool = field(default=True, metadata={
+        "help": "Write the documents into the study file. --no-embed-documents writes each document's sha256 "
+                "instead, for a corpus that may not be redistributed: serve and export then take --documents "
+                "(the same test file) and check every document against its hash."})
 
     def __post_init__(self) -> None:
         if self.n_items < 1:
@@ -68,7 +72,8 @@ def build_study(path_a: str | Path, path_b: str | Path, name_a: str | None = Non
     name_b = name_b if name_b is not None else _stem(path_b)
     rows_a = _read_summaries(path_a, config, document_required=documents is None)
     rows_b = _read_summaries(path_b, config, document_required=False)
-    sources = _read_documents(Path(documents), config) if documents is not None else None
+    sources = (read_documents(documents, id_field=config.id_field, document_field=config.document_field)
+               if documents is not None else None)
     common = [row_id for row_id in rows_a if row_id in rows_b]
     only_a, only_b = len(rows_a) - len(common), len(rows_b) - len(common)
     if only_a or only_b:
@@ -93,7 +98,7 @@ def build_study(path_a: str | Path, path_b: str | Path, name_a: str | None = Non
             raise ValueError(f"id {row_id!r}: the documents in {path_a} and {documents or path_b} differ; "
                              "were both systems run on the same input?")
         items.append(StudyItem(row_id, document, summary_a, summary_b))  # type: ignore[arg-type]
-    return Study.from_items(tuple(items), name_a, name_b)
+    return Study.from_items(tuple(items), name_a, name_b, detached=not config.embed_documents)
 
 
 def _stem(path: Path) -> str:
@@ -138,22 +143,6 @@ def _read_summaries(path: Path, config: BuildConfig,
     if n_null:
         logger.warning("%s: %d rows without a summary (null) are left out", path, n_null)
     return rows
-
-
-def _read_documents(path: Path, config: BuildConfig) -> dict[str, str]:
-    """id -> document of the summarized test file."""
-    if not path.is_file():
-        raise FileNotFoundError(f"documents file {path} does not exist")
-    documents: dict[str, str] = {}
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as handle:
-        for number, record in strict_json_lines(handle, str(path)):
-            row_id, document = record.get(config.id_field), record.get(config.document_field)
-            if row_id is None or not isinstance(document, str):
-                raise ValueError(f"{path}:{number}: needs the {config.id_field!r} and {config.document_field!r} "
-                                 "fields (see --id-field, --document-field)")
-            documents[str(row_id)] = document
-    return documents
 
 
 _MISSING = object()

@@ -6,7 +6,9 @@
   later runs reopen the database and print the same links;
 - ``export study.jsonl -o DIR``: Markdown + JSON statistics, the bar chart and every judgment.
 
-The database defaults to the study file with the suffix ``.sqlite``.
+The database defaults to the study file with the suffix ``.sqlite``. A study built with
+``--no-embed-documents`` holds only the documents' hashes: ``serve`` and ``export`` take
+``--documents`` (the test file it was built from) and join the texts back from it.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ def register(parser: argparse.ArgumentParser) -> None:
                                        "with the design flags; later runs reopen it (and resume).")
     serve.add_argument("study", type=Path, help="Study file (JSONL, from quals annotate build).")
     serve.add_argument("--db", type=Path, default=None, help="SQLite database (default: STUDY with suffix .sqlite).")
+    _add_documents_flags(serve)
     design = serve.add_argument_group("design (used when the database is created; later runs must agree)")
     design.add_argument("--annotators", type=int, default=None,
                         help="Annotators, one personal link each (default: 3).")
@@ -63,8 +66,25 @@ def register(parser: argparse.ArgumentParser) -> None:
                                         "sign test and Krippendorff's alpha; as Markdown, JSON and a bar chart.")
     export.add_argument("study", type=Path, help="Study file (JSONL).")
     export.add_argument("--db", type=Path, default=None, help="SQLite database (default: STUDY with suffix .sqlite).")
+    _add_documents_flags(export)
     export.add_argument("-o", "--output", type=Path, required=True,
                         help="Directory for human-eval.md/.json/.png/.svg and judgments.jsonl (created if missing).")
+
+
+def _add_documents_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("documents of a study built with --no-embed-documents")
+    group.add_argument("--documents", type=Path, default=None,
+                       help="The test file the study was built from (JSONL or .jsonl.gz); each document is checked "
+                            "against the hash in the study.")
+    group.add_argument("--id-field", default="id", help="Field with the row id in --documents (default: id).")
+    group.add_argument("--document-field", default="document",
+                       help="Field with the document in --documents (default: document).")
+
+
+def _read_study(args: argparse.Namespace):
+    from quals.annotate import read_study
+
+    return read_study(args.study, args.documents, id_field=args.id_field, document_field=args.document_field)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -84,15 +104,17 @@ def _build(args: argparse.Namespace) -> int:
         raise FileExistsError(f"{args.output} exists; pass --overwrite to replace it")
     study = build_study(args.summaries_a, args.summaries_b, args.name_a, args.name_b, config, documents=args.documents)
     write_study(study, args.output, overwrite=args.overwrite)
-    print(f"{len(study.items)} items, {study.system_a} (A) vs {study.system_b} (B) -> {args.output}", file=sys.stderr)
+    kept = "document hashes only: serve and export need --documents" if study.detached else "documents included"
+    print(f"{len(study.items)} items, {study.system_a} (A) vs {study.system_b} (B), {kept} -> {args.output}",
+          file=sys.stderr)
     return 0
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from quals.annotate import AssignmentConfig, StudyStore, read_study
+    from quals.annotate import AssignmentConfig, StudyStore
     from quals.annotate.app import annotator_links, make_server
 
-    study = read_study(args.study)
+    study = _read_study(args)
     db = args.db or default_db(args.study)
     if db.exists():
         store = StudyStore.open(db, study)
@@ -131,9 +153,9 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from quals.annotate import StudyStore, export_study, read_study
+    from quals.annotate import StudyStore, export_study
 
-    study = read_study(args.study)
+    study = _read_study(args)
     store = StudyStore.open(args.db or default_db(args.study), study)
     paths = export_study(store, args.output)
     n_done, n_assigned = len(store.judgments()), store.n_assignments()
