@@ -29,7 +29,7 @@
 #   BASE          summarizer base model [packaged:smollm2-135m-instruct]
 #   QAGEN         QAGen for QUALS in selection and evaluation [packaged:smollm2-135m-qagen, the
 #                 shipped adapter]
-#   QUALS_FLAGS   extra QUALS settings [none: the defaults, 10 groups and the span constraint]
+#   QUALS_FLAGS   extra QUALS settings [none: the defaults, 60 groups and the span constraint]
 #   SELECT_FLAGS  extra selection settings (default: the paper's 30% / 30%)
 #   METRICS       evaluation metrics [rouge,entities,quals]; at scale also rougelsum, abstractiveness, factcc
 #   PAPER_QUALS   1: also QUALS with --preset paper on every test article [0]
