@@ -56,6 +56,8 @@ def _rule(name: str):
 
 def _is_jsonl(rel: Path) -> bool:
     """One JSON record per line: outputs and their shard parts (``NAME.jsonl.part-R-of-W``)."""
+    if rel.name.endswith(".run.json"):  # a sidecar, also a shard part's: indented JSON
+        return False
     return rel.name.endswith(".jsonl") or fnmatch.fnmatch(rel.name, "*.jsonl.part-*")
 
 
@@ -100,6 +102,9 @@ def _strip(rel: Path, data: bytes) -> bytes:
 
 
 def save(work: Path, state: Path) -> dict:
+    """Write the state beside ``state`` and swap it in only when complete: a save that fails (a file
+    over the size limit, data text in a record) leaves the previous state as it was."""
+    final, state = state, state.with_name(state.name + ".partial")
     if state.exists():
         shutil.rmtree(state)
     state.mkdir(parents=True)
@@ -117,6 +122,9 @@ def save(work: Path, state: Path) -> dict:
         entries.append({"path": str(rel), "sha256": _sha256(data), "bytes": len(data)})
     manifest = {"files": entries}
     (state / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
+    if final.exists():
+        shutil.rmtree(final)
+    state.rename(final)
     return manifest
 
 

@@ -35,6 +35,9 @@ def _work(root: Path) -> Path:
     _jsonl(root / "triples-quals.jsonl", [{"document": POOL[0]["document"], "positive": POOL[0]["summary"]}])
     _jsonl(root / "triples-quals.quals-scores.jsonl.part-00000-of-00002",
            [{"row": 0, "id": "0:reference", "score": -1.5}])
+    # a shard's sidecar is indented JSON, not JSONL
+    (root / "triples-quals.quals-scores.jsonl.part-00000-of-00002.run.json").write_text(
+        json.dumps({"stage": "conseq-scores", "chunk_size": 7}, indent=2))
     _jsonl(root / "triples-rouge.rouge-scores.jsonl", [{"row": 0, "id": "0:candidate-0", "score": 0.3}])
     (root / "mle").mkdir()
     (root / "mle" / "adapter_config.json").write_text("{}")
@@ -53,7 +56,9 @@ def test_saved_state_restores_byte_for_byte_without_data_texts(tmp_path):
     stored = {e["path"] for e in manifest["files"]}
     assert stored == {"candidates.jsonl", "candidates.jsonl.run.json", "mle/adapter_config.json",
                       "mle/adapter_model.safetensors", "mle/quals_summarizer.json",
-                      "triples-quals.quals-scores.jsonl.part-00000-of-00002", "triples-rouge.rouge-scores.jsonl"}
+                      "triples-quals.quals-scores.jsonl.part-00000-of-00002",
+                      "triples-quals.quals-scores.jsonl.part-00000-of-00002.run.json",
+                      "triples-rouge.rouge-scores.jsonl"}
     for path in state.rglob("*.gz"):
         assert b"secret" not in gzip.decompress(path.read_bytes()), path
 
@@ -86,9 +91,11 @@ def test_a_file_carrying_data_texts_without_a_rule_is_refused(tmp_path):
         state_tool.save(work, tmp_path / "state")
 
 
-def test_a_file_too_large_to_commit_is_refused(tmp_path, monkeypatch):
+def test_a_file_too_large_to_commit_is_refused_and_the_previous_state_is_kept(tmp_path, monkeypatch):
+    work, state = _work(tmp_path / "work"), tmp_path / "state"
+    before = state_tool.save(work, state)
     monkeypatch.setattr(state_tool, "MAX_STORED_BYTES", 2000)
-    work = _work(tmp_path / "work")
     (work / "mle" / "adapter_model.safetensors").write_bytes(os.urandom(4000))
     with pytest.raises(ValueError, match="mle/adapter_model.safetensors is .* over the"):
-        state_tool.save(work, tmp_path / "state")
+        state_tool.save(work, state)
+    assert json.loads((state / "manifest.json").read_text()) == before
