@@ -19,6 +19,7 @@ from transformers.cache_utils import Cache, DynamicCache, EncoderDecoderCache
 from transformers.modeling_outputs import BaseModelOutput
 
 from quals.models.formats import QAFormat
+from quals.models.kv_cache import GrowingCache
 
 
 @dataclass
@@ -212,7 +213,7 @@ class Backbone:
 
     def _prefill_causal(self, ids: torch.Tensor, mask: torch.Tensor) -> DecodeState:
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
-        cache = DynamicCache(config=self.model.config)
+        cache = GrowingCache(config=self.model.config)
         out = self.model(input_ids=ids, attention_mask=mask, position_ids=positions,
                          use_cache=True, logits_to_keep=1, **{self._cache_kw: cache})
         return DecodeState(
@@ -227,7 +228,7 @@ class Backbone:
         hidden = encoder(input_ids=ids, attention_mask=mask).last_hidden_state
         start = self.decoder_start_token_id()
         state = DecodeState(
-            cache=EncoderDecoderCache(DynamicCache(), DynamicCache()),
+            cache=EncoderDecoderCache(GrowingCache(), DynamicCache()),  # cross-attention: filled once
             next_logprobs=torch.empty(0),
             encoder_hidden=hidden,
             encoder_mask=mask,
